@@ -1,0 +1,223 @@
+"""One end of an OCPP-J connection: routes incoming frames, answers CALLs, correlates our CALLs.
+
+I/O is injected: `send` writes one text frame; the owner feeds every received text frame to
+`receive()`. Handlers are the `ocpp` library's: methods decorated with `@on(Action.X)` receive the
+payload as snake_case keyword arguments and return a `call_result` dataclass (or a camelCase dict).
+
+Incoming CALLs are handled one at a time, in order, by the task that calls `receive()`; that order is
+what lets a StartTransaction commit before the MeterValues that follow it. Our own CALLs (`call()`)
+run in other tasks: they send, then wait on a future that `receive()` resolves, so waiting for a
+station's answer never blocks the routing of its frames. One CALL is outstanding at a time, as both
+versions require.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from ocpp.routing import create_route_map
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201.enums import Action as Action201
+
+from ocppj import frames, schemas
+from ocppj.casing import to_camel, to_snake
+from ocppj.errors import CallErrorReceived, ErrorCode, InvalidResponse, OcppError
+
+logger = logging.getLogger("csms.ocpp")
+
+KNOWN_ACTIONS = {
+    "1.6": frozenset(a.value for a in Action16),
+    "2.0.1": frozenset(a.value for a in Action201),
+}
+
+# Called for every frame in both directions: (direction "in"/"out", raw text, message type id or 0
+# when unreadable, unique id or "", action or "" when unknown).
+FrameObserver = Callable[[str, str, int, str, str], None]
+CallGuard = Callable[[str], None]
+
+
+class RpcEndpoint:
+    def __init__(
+        self,
+        *,
+        version: str,
+        handler: object,
+        send: Callable[[str], Awaitable[None]],
+        call_timeout: float = 30.0,
+        guard: CallGuard | None = None,
+        observer: FrameObserver | None = None,
+        name: str = "",
+    ):
+        self.version = version
+        self.name = name
+        self.call_timeout = call_timeout
+        self._handler = handler
+        self._routes = create_route_map(handler)
+        self._send = send
+        self._guard = guard
+        self._observer = observer
+        self._known = KNOWN_ACTIONS[version]
+        self._call_lock = asyncio.Lock()
+        self._pending: dict[str, tuple[str, asyncio.Future]] = {}
+        self._after_tasks: set[asyncio.Task] = set()
+
+    # --- incoming -------------------------------------------------------------------------------
+
+    async def receive(self, text: str | bytes) -> None:
+        """Route one received frame; never raises for anything the peer sent."""
+        try:
+            frame = frames.parse(text)
+        except frames.FrameError as error:
+            self._observe("in", text, error.message_type or 0, "", "")
+            reply_id = error.reply_for(self.version)
+            logger.warning(
+                "%s: %s frame: %s",
+                self.name,
+                "refused" if reply_id else "ignored",
+                error.description,
+            )
+            if reply_id is not None:
+                text = frames.encode_error(
+                    reply_id, error.code, error.description, {}, self.version
+                )
+                await self._write(text, frames.CALLERROR, reply_id, "")
+            return
+
+        if type(frame) is frames.Call:
+            self._observe("in", text, frames.CALL, frame.unique_id, frame.action)
+            await self._answer(frame)
+            return
+
+        pending = self._pending.get(frame.unique_id)
+        message_type = frames.CALLRESULT if type(frame) is frames.CallResult else frames.CALLERROR
+        self._observe("in", text, message_type, frame.unique_id, pending[0] if pending else "")
+        if pending is None:
+            logger.warning("%s: ignored an answer to unknown id %s", self.name, frame.unique_id)
+            return
+        if not pending[1].done():
+            pending[1].set_result(frame)
+
+    async def _answer(self, call: frames.Call) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: parsed CALL action=%s uid=%s", self.name, call.action, call.unique_id)
+        try:
+            payload = await self._dispatch(call)
+        except OcppError as error:
+            text = frames.encode_error(
+                call.unique_id, error.code, error.description, error.details, self.version
+            )
+            await self._write(text, frames.CALLERROR, call.unique_id, call.action)
+            return
+        except Exception:
+            logger.exception("%s: handler for %s failed", self.name, call.action)
+            text = frames.encode_error(
+                call.unique_id,
+                ErrorCode.INTERNAL_ERROR,
+                f"{call.action} could not be processed; retry later",
+                {},
+                self.version,
+            )
+            await self._write(text, frames.CALLERROR, call.unique_id, call.action)
+            return
+        text = frames.encode_result(call.unique_id, payload)
+        await self._write(text, frames.CALLRESULT, call.unique_id, call.action)
+        self._run_after_hook(call)
+
+    async def _dispatch(self, call: frames.Call) -> dict[str, Any]:
+        route = self._routes.get(call.action)
+        if route is None or "_on_action" not in route:
+            if call.action in self._known:
+                raise OcppError(
+                    ErrorCode.NOT_SUPPORTED, f"{call.action} is not supported by this endpoint"
+                )
+            raise OcppError(
+                ErrorCode.NOT_IMPLEMENTED, f"{call.action} is not an OCPP {self.version} action"
+            )
+        if self._guard is not None:
+            self._guard(call.action)
+        validating = not route.get("_skip_schema_validation", False)
+        if validating:
+            schemas.validate(self.version, call.action, schemas.REQUEST, call.payload)
+        result = route["_on_action"](**to_snake(call.payload))
+        if inspect.isawaitable(result):
+            result = await result
+        payload = to_camel(result)
+        if validating:
+            try:
+                schemas.validate(self.version, call.action, schemas.RESPONSE, payload)
+            except OcppError as error:
+                # Our own answer is wrong: that is an internal error, not the station's fault.
+                logger.error(
+                    "%s: invalid %s response %s: %s", self.name, call.action, payload, error
+                )
+                raise OcppError(
+                    ErrorCode.INTERNAL_ERROR, "The CSMS produced an invalid response"
+                ) from None
+        return payload
+
+    def _run_after_hook(self, call: frames.Call) -> None:
+        route = self._routes.get(call.action)
+        after = route.get("_after_action") if route else None
+        if after is None:
+            return
+        result = after(**to_snake(call.payload))
+        if inspect.isawaitable(result):
+            task = asyncio.ensure_future(result)
+            self._after_tasks.add(task)
+            task.add_done_callback(self._after_tasks.discard)
+
+    # --- outgoing -------------------------------------------------------------------------------
+
+    async def call(
+        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send a CALL and return the peer's CALLRESULT payload.
+
+        Raises OcppError if `payload` breaks the action's request schema (nothing is sent),
+        CallErrorReceived on a CALLERROR, InvalidResponse on a CALLRESULT that breaks the
+        response schema, and TimeoutError when no answer arrives in time.
+        """
+        schemas.validate(self.version, action, schemas.REQUEST, payload)
+        loop = asyncio.get_running_loop()
+        async with self._call_lock:
+            unique_id = str(uuid.uuid4())
+            future: asyncio.Future = loop.create_future()
+            self._pending[unique_id] = (action, future)
+            try:
+                text = frames.encode_call(unique_id, action, payload)
+                await self._write(text, frames.CALL, unique_id, action)
+                async with asyncio.timeout(timeout or self.call_timeout):
+                    answer = await future
+            finally:
+                del self._pending[unique_id]
+        if type(answer) is frames.CallError:
+            raise CallErrorReceived(answer.code, answer.description, answer.details)
+        try:
+            schemas.validate(self.version, action, schemas.RESPONSE, answer.payload)
+        except OcppError as error:
+            raise InvalidResponse(error, answer.payload) from None
+        return answer.payload
+
+    def cancel_pending(self) -> None:
+        """Fail every CALL still waiting: the connection is gone."""
+        for _, future in self._pending.values():
+            if not future.done():
+                future.set_exception(ConnectionError("connection closed"))
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    async def _write(self, text: str, message_type: int, unique_id: str, action: str) -> None:
+        self._observe("out", text, message_type, unique_id, action)
+        await self._send(text)
+
+    def _observe(
+        self, direction: str, text: str | bytes, message_type: int, unique_id: str, action: str
+    ) -> None:
+        if self._observer is not None:
+            raw = text if type(text) is str else repr(text)
+            self._observer(direction, raw, message_type, unique_id, action)

@@ -1,0 +1,35 @@
+"""System checks for OCPP settings that would be dangerous in production."""
+
+from django.conf import settings
+from django.core.checks import Warning, register
+
+
+@register(deploy=True)
+def ocpp_production_settings(app_configs, **kwargs):
+    warnings = []
+    if settings.OCPP_AUTO_REGISTER:
+        warnings.append(
+            Warning(
+                "OCPP_AUTO_REGISTER is on: any client can register itself as a station.",
+                hint="Set OCPP_AUTO_REGISTER=0 and register stations in admin or with "
+                "`manage.py register_station`.",
+                id="stations.W001",
+            )
+        )
+    if settings.OCPP_ACCEPT_UNKNOWN_ID_TOKENS:
+        warnings.append(
+            Warning(
+                "OCPP_ACCEPT_UNKNOWN_ID_TOKENS is on: every ID token is accepted.",
+                hint="Set OCPP_ACCEPT_UNKNOWN_ID_TOKENS=0 in production.",
+                id="stations.W002",
+            )
+        )
+    if not settings.OCPP_REQUIRE_PASSWORD:
+        warnings.append(
+            Warning(
+                "OCPP_REQUIRE_PASSWORD is off: stations without a password may connect.",
+                hint="Set OCPP_REQUIRE_PASSWORD=1 in production.",
+                id="stations.W003",
+            )
+        )
+    return warnings

@@ -1,0 +1,166 @@
+"""The transport: one Channels consumer per station WebSocket.
+
+It admits or refuses the handshake, then feeds every text frame to the station's RpcEndpoint and
+writes what the endpoint answers. Protocol rules live in `ocppj` and `stations.ocpp`, data in
+`stations.services`; this class only moves frames and channel-layer events.
+
+Second connection rule: a socket joins the station's group before it claims the station, then tells
+the group the session number it claimed. Every older socket of that station, in any worker process,
+receives that and closes itself; a socket that hears of an older session ignores it. The database
+row's `session` and `channel_name` name the one live socket, where commands are sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from ocppj import ErrorCode, RpcEndpoint, frames
+from stations import handshake
+from stations.db import in_db_thread
+from stations.identity import is_valid_identity, station_group
+from stations.ocpp import SESSIONS, StationSession
+from stations.passwords import parse_basic_authorization
+from stations.recorders import flusher, message_log, presence
+from stations.services.connections import station_admit, station_release
+
+logger = logging.getLogger("csms.connections")
+frame_logger = logging.getLogger("csms.frames")
+
+CLOSE_TOO_BIG = 1009
+CLOSE_REPLACED = 4000
+
+
+class StationConsumer(AsyncWebsocketConsumer):
+    identity: str = ""
+    session_number: int = 0
+    session: StationSession | None = None
+    rpc: RpcEndpoint | None = None
+
+    async def websocket_connect(self, message: dict[str, Any]) -> None:
+        kwargs = self.scope["url_route"]["kwargs"]
+        identity = kwargs["station_id"]
+        address = handshake.client_address(self.scope)
+        if not is_valid_identity(identity):
+            logger.warning("Refused %r from %s: not a valid station identity", identity, address)
+            await self._refuse(400, "Invalid station identity")
+            return
+        subprotocol, version = handshake.negotiate(
+            self.scope.get("subprotocols", []), kwargs.get("version")
+        )
+        if version is None:
+            logger.warning(
+                "Refused %s from %s: no supported subprotocol in %s",
+                identity,
+                address,
+                self.scope.get("subprotocols"),
+            )
+            await self._refuse(400, "No supported OCPP version offered (ocpp2.0.1, ocpp1.6)")
+            return
+
+        group = station_group(identity)
+        await self.channel_layer.group_add(group, self.channel_name)
+        credentials = parse_basic_authorization(handshake.header(self.scope, b"authorization"))
+        admission = await in_db_thread(station_admit)(
+            identity,
+            credentials,
+            address=address,
+            protocol=version,
+            channel_name=self.channel_name,
+        )
+        if not admission.admitted:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            await self._refuse(admission.status, admission.reason)
+            return
+
+        self.identity = identity
+        self.session_number = admission.session
+        self.session = SESSIONS[version](identity, accepted=admission.accepted)
+        self.rpc = RpcEndpoint(
+            version=version,
+            handler=self.session,
+            send=self._send_text,
+            call_timeout=settings.OCPP_CALL_TIMEOUT,
+            guard=self.session.guard,
+            observer=self._observe,
+            name=identity,
+        )
+        await self.accept(subprotocol)
+        await self.channel_layer.group_send(
+            group, {"type": "station.takeover", "session": admission.session}
+        )
+        flusher.ensure_running()
+        logger.info("Client connected: %s (OCPP %s, %s)", identity, version, address)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.rpc is None:
+            return
+        presence.seen(self.identity)
+        if bytes_data is not None:
+            # OCPP-J frames are text frames; a binary frame cannot be a valid RPC message.
+            self._observe("in", repr(bytes_data[:256]), 0, "", "")
+            await self._send_text(
+                frames.encode_error(
+                    frames.UNREADABLE_ID,
+                    ErrorCode.RPC_FRAMEWORK_ERROR,
+                    "Binary frames are not OCPP-J; send text frames",
+                    {},
+                    self.rpc.version,
+                )
+            )
+            return
+        if len(text_data) > settings.OCPP_MAX_FRAME_BYTES:
+            logger.warning(
+                "%s: frame of %d characters exceeds OCPP_MAX_FRAME_BYTES; closing",
+                self.identity,
+                len(text_data),
+            )
+            await self.close(code=CLOSE_TOO_BIG, reason="Frame too large")
+            return
+        await self.rpc.receive(text_data)
+
+    async def disconnect(self, code: int) -> None:
+        if self.rpc is None:
+            return
+        self.rpc.cancel_pending()
+        await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
+        await in_db_thread(station_release)(self.identity, self.session_number)
+        logger.info("Client disconnected: %s (code %s)", self.identity, code)
+
+    # --- channel-layer events -------------------------------------------------------------------
+
+    async def station_takeover(self, event: dict[str, Any]) -> None:
+        if self.rpc is not None and event["session"] > self.session_number:
+            logger.warning("%s: replaced by a newer authenticated connection", self.identity)
+            await self.close(code=CLOSE_REPLACED, reason="Replaced by a newer connection")
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    async def _send_text(self, text: str) -> None:
+        await self.send(text_data=text)
+
+    def _observe(
+        self, direction: str, text: str, message_type: int, unique_id: str, action: str
+    ) -> None:
+        if frame_logger.isEnabledFor(logging.INFO):
+            frame_logger.info(
+                "%s: %s %s", self.identity, "receive message" if direction == "in" else "send", text
+            )
+        if settings.OCPP_MESSAGE_LOG:
+            message_log.record(self.identity, direction, text, message_type, unique_id, action)
+
+    async def _refuse(self, status: int, reason: str) -> None:
+        """Refuse before the upgrade: our HTTP status where the server can send one, else 403."""
+        if handshake.can_send_http_denial(self.scope):
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+            if status == 401:
+                headers.append((b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"'))
+            await self.base_send(
+                {"type": "websocket.http.response.start", "status": status, "headers": headers}
+            )
+            await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
+        else:
+            await self.close()

@@ -1,0 +1,41 @@
+"""Reading the WebSocket handshake: which OCPP version, which credentials, which address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocppj import SUBPROTOCOLS
+
+
+def negotiate(offered: list[str], only: str | None) -> tuple[str | None, str | None]:
+    """(subprotocol to answer, OCPP version), or (None, None) to refuse the upgrade.
+
+    The first subprotocol in the client's offer (its order of preference, RFC 6455 §4.1) that we
+    speak wins; on a versioned URL (`only`), only that version. A versioned URL with no offer at all
+    is accepted as its version: some 1.6 chargers never send Sec-WebSocket-Protocol.
+    """
+    for name in offered:
+        version = SUBPROTOCOLS.get(name.strip())
+        if version is not None and (only is None or version == only):
+            return name.strip(), version
+    if only and not offered:
+        return None, only
+    return None, None
+
+
+def header(scope: dict[str, Any], name: bytes) -> bytes | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value
+    return None
+
+
+def client_address(scope: dict[str, Any]) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else ""
+
+
+def can_send_http_denial(scope: dict[str, Any]) -> bool:
+    """Whether the ASGI server can answer a refused handshake with our own HTTP status (the
+    WebSocket Denial Response extension: uvicorn and hypercorn can; daphne answers 403)."""
+    return "websocket.http.response" in scope.get("extensions", {})

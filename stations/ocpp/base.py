@@ -1,0 +1,67 @@
+"""What both protocol versions share about one station's connection.
+
+Handlers are `@on(Action.X)` methods of the version subclasses. Each does at most one database call
+(one thread hop, one transaction) through `stations.db.in_db_thread` and returns the library's
+`call_result` dataclass; the RPC endpoint validates and sends it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocppj import ErrorCode, OcppError
+from stations.db import in_db_thread
+from stations.models import StationEvent
+from stations.recorders import presence
+from stations.services.boot import BootAnswer, BootInfo, station_boot
+from stations.services.notifications import station_event
+
+BOOT = "BootNotification"
+
+
+class StationSession:
+    """Protocol state of one connection: the station's identity and whether it may talk yet."""
+
+    version: str = ""
+
+    def __init__(self, identity: str, *, accepted: bool):
+        self.identity = identity
+        # Restored from the database on connect: a station accepted at its last boot may carry on
+        # after a reconnect without booting again.
+        self.accepted = accepted
+        self.boot_status = "Accepted" if accepted else ""
+        # Messages the CSMS asked for with TriggerMessage, allowed once even before acceptance.
+        self.triggered: set[str] = set()
+
+    def guard(self, action: str) -> None:
+        """The boot-order rule: until the CSMS has accepted the station, any CALL other than
+        BootNotification (or one the CSMS triggered) gets a SecurityError, and the connection
+        stays open. 2.0.1 B02.FR.09 (Pending) and B03.FR.07 (Rejected); 1.6 §4.2 forbids the
+        station to send them and has the same error code for the CSMS's answer."""
+        if self.accepted or action == BOOT:
+            return
+        if action in self.triggered:
+            self.triggered.discard(action)
+            return
+        state = self.boot_status or "not booted"
+        raise OcppError(
+            ErrorCode.SECURITY_ERROR,
+            f"{action} refused: the station is {state}; send BootNotification and wait for Accepted",
+        )
+
+    async def boot(self, info: BootInfo) -> BootAnswer:
+        answer = await in_db_thread(station_boot)(self.identity, info)
+        self.boot_status = answer.status
+        self.accepted = answer.status == "Accepted"
+        return answer
+
+    def heartbeat(self) -> None:
+        presence.heartbeat(self.identity)
+
+    async def record(self, kind: str, type_: str, message: str = "", **data: Any) -> None:
+        await in_db_thread(station_event)(
+            self.identity, kind=kind, type=type_, message=message, data=data
+        )
+
+    async def record_notification(self, type_: str, **data: Any) -> None:
+        await self.record(StationEvent.Kind.NOTIFICATION, type_, **data)

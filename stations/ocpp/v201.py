@@ -1,0 +1,180 @@
+"""OCPP 2.0.1: the messages a charging station sends to the CSMS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v201 import call_result
+from ocpp.v201.enums import Action, DataTransferStatusEnumType
+
+from reservations.services import reservation_station_update
+from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
+from stations.db import in_db_thread
+from stations.models import StationEvent
+from stations.ocpp.base import StationSession
+from stations.services.authorization import Authorization, authorize
+from stations.services.boot import BootInfo
+from stations.services.status import record_connector_status
+from stations.services.transactions import meter_values_201, transaction_event_201
+
+
+def id_token_info(auth: Authorization) -> dict[str, Any]:
+    info: dict[str, Any] = {"status": auth.status}
+    if auth.expires_at:
+        info["cacheExpiryDateTime"] = ocpp_time(auth.expires_at)
+    if auth.group_token:
+        info["groupIdToken"] = {"idToken": auth.group_token, "type": auth.group_type or "Central"}
+    return info
+
+
+class StationSession201(StationSession):
+    version = "2.0.1"
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self, charging_station: dict[str, Any], reason: str, **_: Any
+    ) -> call_result.BootNotification:
+        modem = charging_station.get("modem") or {}
+        answer = await self.boot(
+            BootInfo(
+                vendor=charging_station["vendor_name"],
+                model=charging_station["model"],
+                serial_number=charging_station.get("serial_number", ""),
+                firmware_version=charging_station.get("firmware_version", ""),
+                iccid=modem.get("iccid", ""),
+                imsi=modem.get("imsi", ""),
+                reason=reason,
+            )
+        )
+        return call_result.BootNotification(
+            current_time=ocpp_now(), interval=answer.interval, status=answer.status
+        )
+
+    @on(Action.heartbeat)
+    def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        self.heartbeat()
+        return call_result.Heartbeat(current_time=ocpp_now())
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
+    ) -> call_result.StatusNotification:
+        await in_db_thread(record_connector_status)(
+            self.identity,
+            evse_id=evse_id,
+            connector_id=connector_id,
+            status=connector_status,
+            timestamp=parse_ocpp_time(timestamp),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> dict[str, Any]:
+        auth = await in_db_thread(authorize)(id_token["id_token"])
+        return {"idTokenInfo": id_token_info(auth)}
+
+    @on(Action.transaction_event)
+    async def on_transaction_event(
+        self,
+        event_type: str,
+        timestamp: str,
+        trigger_reason: str,
+        seq_no: int,
+        transaction_info: dict[str, Any],
+        offline: bool = False,
+        evse: dict[str, Any] | None = None,
+        id_token: dict[str, Any] | None = None,
+        meter_value: list[dict[str, Any]] | None = None,
+        reservation_id: int | None = None,
+        **_: Any,
+    ) -> dict[str, Any]:
+        auth = await in_db_thread(transaction_event_201)(
+            self.identity,
+            event_type=event_type,
+            timestamp=timestamp,
+            trigger_reason=trigger_reason,
+            seq_no=seq_no,
+            transaction_info=transaction_info,
+            offline=offline,
+            evse=evse,
+            id_token=id_token,
+            meter_value=meter_value,
+            reservation_id=reservation_id,
+        )
+        return {"idTokenInfo": id_token_info(auth)} if auth else {}
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
+    ) -> call_result.MeterValues:
+        await in_db_thread(meter_values_201)(
+            self.identity, evse_id=evse_id, meter_value=meter_value
+        )
+        return call_result.MeterValues()
+
+    @on(Action.notify_event)
+    async def on_notify_event(
+        self, generated_at: str, seq_no: int, event_data: list[dict[str, Any]], **fields: Any
+    ) -> call_result.NotifyEvent:
+        await self.record_notification(
+            "NotifyEvent", generated_at=generated_at, seq_no=seq_no, event_data=event_data
+        )
+        return call_result.NotifyEvent()
+
+    @on(Action.notify_report)
+    async def on_notify_report(
+        self, request_id: int, generated_at: str, seq_no: int, **fields: Any
+    ) -> call_result.NotifyReport:
+        await self.record_notification(
+            "NotifyReport",
+            request_id=request_id,
+            generated_at=generated_at,
+            seq_no=seq_no,
+            tbc=fields.get("tbc", False),
+            report_data=fields.get("report_data", []),
+        )
+        return call_result.NotifyReport()
+
+    @on(Action.security_event_notification)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str = "", **_: Any
+    ) -> call_result.SecurityEventNotification:
+        await self.record(
+            StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp
+        )
+        return call_result.SecurityEventNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ) -> call_result.FirmwareStatusNotification:
+        await self.record_notification(
+            "FirmwareStatusNotification", status=status, request_id=request_id
+        )
+        return call_result.FirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, request_id: int | None = None, **_: Any
+    ) -> call_result.LogStatusNotification:
+        await self.record_notification("LogStatusNotification", status=status, request_id=request_id)
+        return call_result.LogStatusNotification()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(
+        self, vendor_id: str, message_id: str = "", data: Any = None, **_: Any
+    ) -> call_result.DataTransfer:
+        await self.record_notification(
+            "DataTransfer", vendor_id=vendor_id, message_id=message_id, data=data
+        )
+        return call_result.DataTransfer(status=DataTransferStatusEnumType.unknown_vendor_id)
+
+    @on(Action.reservation_status_update)
+    async def on_reservation_status_update(
+        self, reservation_id: int, reservation_update_status: str, **_: Any
+    ) -> call_result.ReservationStatusUpdate:
+        await in_db_thread(reservation_station_update)(
+            self.identity, reservation_id, reservation_update_status
+        )
+        return call_result.ReservationStatusUpdate()

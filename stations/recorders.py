@@ -1,0 +1,150 @@
+"""Writes that would cost a database round trip per frame, batched per process instead.
+
+- Presence: `last_seen_at` on every frame and `last_heartbeat_at` on every Heartbeat. A Heartbeat is
+  the most frequent message and needs no other write, so it is answered without touching the
+  database; the timestamps are written for all stations at once every OCPP_PRESENCE_FLUSH_SECONDS.
+- Message log: every frame, appended in memory and bulk-inserted every
+  OCPP_MESSAGE_LOG_FLUSH_SECONDS. The buffer is bounded; if the database falls far behind, the oldest
+  unwritten entries are dropped and counted rather than exhausting memory.
+
+A crash loses at most one flush interval of these records, never transaction data: that is written
+before the station is answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+
+from django.conf import settings
+
+from stations.clock import utcnow
+from stations.db import in_db_thread
+from stations.models import MessageLog, Station
+
+logger = logging.getLogger("csms.recorders")
+
+MAX_BUFFERED_LOG_ENTRIES = 100_000
+_CHUNK = 2000
+
+
+class PresenceRecorder:
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+        self._heartbeats: set[str] = set()
+
+    def seen(self, station_id: str) -> None:
+        self._seen.add(station_id)
+
+    def heartbeat(self, station_id: str) -> None:
+        self._heartbeats.add(station_id)
+
+    def take(self) -> tuple[list[str], list[str]]:
+        seen, heartbeats = list(self._seen | self._heartbeats), list(self._heartbeats)
+        self._seen.clear()
+        self._heartbeats.clear()
+        return seen, heartbeats
+
+    @staticmethod
+    def write(seen: list[str], heartbeats: list[str]) -> None:
+        now = utcnow()
+        for i in range(0, len(seen), _CHUNK):
+            Station.objects.filter(pk__in=seen[i : i + _CHUNK]).update(last_seen_at=now)
+        for i in range(0, len(heartbeats), _CHUNK):
+            Station.objects.filter(pk__in=heartbeats[i : i + _CHUNK]).update(last_heartbeat_at=now)
+
+    async def flush(self) -> None:
+        seen, heartbeats = self.take()
+        if seen:
+            await in_db_thread(self.write)(seen, heartbeats)
+
+
+class MessageLogRecorder:
+    def __init__(self) -> None:
+        self._entries: deque[MessageLog] = deque(maxlen=MAX_BUFFERED_LOG_ENTRIES)
+        self.dropped = 0
+
+    def record(
+        self,
+        station_id: str,
+        direction: str,
+        text: str,
+        message_type: int,
+        unique_id: str,
+        action: str,
+    ) -> None:
+        if len(self._entries) == MAX_BUFFERED_LOG_ENTRIES:
+            self.dropped += 1
+        self._entries.append(
+            MessageLog(
+                station_id=station_id,
+                direction=direction,
+                message_type=message_type,
+                action=action[:64],
+                unique_id=unique_id[:64],
+                frame=text,
+                created_at=utcnow(),
+            )
+        )
+
+    async def flush(self) -> None:
+        if not self._entries:
+            return
+        batch = list(self._entries)
+        self._entries.clear()
+        try:
+            await in_db_thread(MessageLog.objects.bulk_create)(batch, batch_size=500)
+        except Exception:
+            logger.exception("message log: could not write %d entries; keeping them", len(batch))
+            self._entries.extendleft(reversed(batch))
+
+
+presence = PresenceRecorder()
+message_log = MessageLogRecorder()
+
+
+async def flush_all() -> None:
+    await presence.flush()
+    await message_log.flush()
+
+
+class _Flusher:
+    """One background task per event loop that flushes the recorders periodically."""
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task | None = None
+
+    def ensure_running(self) -> None:
+        task = self._task
+        loop = asyncio.get_running_loop()
+        if task is not None and not task.done() and task.get_loop() is loop:
+            return
+        self._task = loop.create_task(self._run(), name="csms-recorders")
+
+    async def _run(self) -> None:
+        interval = min(
+            settings.OCPP_PRESENCE_FLUSH_SECONDS, settings.OCPP_MESSAGE_LOG_FLUSH_SECONDS
+        )
+        next_presence = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await message_log.flush()
+                if loop.time() >= next_presence:
+                    await presence.flush()
+                    next_presence = loop.time() + settings.OCPP_PRESENCE_FLUSH_SECONDS
+            except Exception:
+                logger.exception("recorders: flush failed; retrying next interval")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                await self._task
+            self._task = None
+
+
+flusher = _Flusher()

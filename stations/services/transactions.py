@@ -1,0 +1,315 @@
+"""Transactions from both protocol versions, applied exactly once.
+
+- 1.6 transaction ids are this database's primary keys. A resent StartTransaction (same connector,
+  same timestamp) finds its row and gets the same id; a resent StopTransaction finds the row already
+  stopped and changes nothing.
+- 2.0.1 ids are the station's own strings, always looked up together with the station. Each applied
+  TransactionEvent leaves a row keyed by (transaction, seqNo): a resent event finds it and is answered
+  without being applied again.
+- Meter samples are unique per (station, connector, time, measurand, phase, location, context), so
+  resent meter values are never stored twice.
+- A message about a transaction this station does not own changes nothing and leaves a StationEvent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from reservations.services import reservation_use
+from stations.clock import parse_ocpp_time
+from stations.models import StationEvent, Transaction, TransactionEvent
+from stations.services.authorization import Authorization, authorize
+from stations.services.meter_values import (
+    Sample,
+    latest_energy_wh,
+    parse_meter_values,
+    store_samples,
+)
+
+
+@dataclass(frozen=True)
+class Started:
+    transaction_id: int
+    authorization: Authorization
+
+
+def transaction_start_16(
+    identity: str,
+    *,
+    connector_id: int,
+    id_tag: str,
+    meter_start: int,
+    timestamp: datetime,
+    reservation_id: int | None = None,
+) -> Started:
+    authorization = authorize(id_tag)
+    existing = _find_16_start(identity, connector_id, timestamp)
+    if existing is not None:
+        return Started(existing, authorization)
+    try:
+        with transaction.atomic():
+            created = Transaction.objects.create(
+                station_id=identity,
+                evse_id=connector_id,
+                connector_id=1,
+                id_token=id_tag,
+                authorization_status=authorization.status,
+                started_at=timestamp,
+                meter_start_wh=meter_start,
+                reservation_id=reservation_id,
+            )
+            if reservation_id is not None:
+                reservation_use(identity, reservation_id, created.pk)
+    except IntegrityError:
+        # The same start, stored by a concurrent connection of this station a moment ago.
+        existing = _find_16_start(identity, connector_id, timestamp)
+        if existing is None:
+            raise
+        return Started(existing, authorization)
+    return Started(created.pk, authorization)
+
+
+def _find_16_start(identity: str, connector_id: int, timestamp: datetime) -> int | None:
+    return (
+        Transaction.objects.filter(
+            station_id=identity, evse_id=connector_id, started_at=timestamp, ocpp_id__isnull=True
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def transaction_stop_16(
+    identity: str,
+    *,
+    transaction_id: int,
+    meter_stop: int,
+    timestamp: datetime,
+    reason: str = "",
+    id_tag: str | None = None,
+    transaction_data: list[dict[str, Any]] | None = None,
+) -> Authorization | None:
+    authorization = authorize(id_tag) if id_tag else None
+    samples = parse_meter_values(transaction_data or [], "1.6")
+    with transaction.atomic():
+        tx = (
+            Transaction.objects.select_for_update()
+            .filter(pk=transaction_id, station_id=identity, ocpp_id__isnull=True)
+            .first()
+        )
+        if tx is None:
+            _anomaly(
+                identity,
+                "UnknownTransactionStop",
+                f"StopTransaction for transaction {transaction_id}, which this station does not own",
+                {"transaction_id": transaction_id, "meter_stop": meter_stop},
+            )
+            return authorization
+        store_samples(
+            samples,
+            station_id=identity,
+            evse_id=tx.evse_id,
+            connector_id=tx.connector_id,
+            transaction_id=tx.pk,
+        )
+        if tx.is_active:
+            tx.is_active = False
+            tx.stopped_at = timestamp
+            tx.meter_stop_wh = meter_stop
+            tx.stop_reason = reason or "Local"
+            tx.energy_wh = max(0.0, meter_stop - (tx.meter_start_wh or 0))
+            tx.save(
+                update_fields=[
+                    "is_active",
+                    "stopped_at",
+                    "meter_stop_wh",
+                    "stop_reason",
+                    "energy_wh",
+                    "updated_at",
+                ]
+            )
+    return authorization
+
+
+def meter_values_16(
+    identity: str,
+    *,
+    connector_id: int,
+    meter_value: list[dict[str, Any]],
+    transaction_id: int | None = None,
+) -> None:
+    samples = parse_meter_values(meter_value, "1.6")
+    with transaction.atomic():
+        tx = None
+        if transaction_id is not None:
+            tx = (
+                Transaction.objects.filter(
+                    pk=transaction_id, station_id=identity, ocpp_id__isnull=True
+                )
+                .only("pk", "is_active", "meter_start_wh", "energy_wh")
+                .first()
+            )
+            if tx is None:
+                _anomaly(
+                    identity,
+                    "UnknownTransactionMeterValues",
+                    f"MeterValues for transaction {transaction_id}, which this station does not own",
+                    {"transaction_id": transaction_id},
+                )
+        store_samples(
+            samples,
+            station_id=identity,
+            evse_id=connector_id,
+            connector_id=1,
+            transaction_id=tx.pk if tx else None,
+        )
+        if tx is not None and tx.is_active:
+            _apply_energy(tx, samples)
+
+
+def meter_values_201(identity: str, *, evse_id: int, meter_value: list[dict[str, Any]]) -> None:
+    """2.0.1 MeterValues are outside transactions (those come in TransactionEvent)."""
+    samples = parse_meter_values(meter_value, "2.0.1")
+    store_samples(samples, station_id=identity, evse_id=evse_id, connector_id=1, transaction_id=None)
+
+
+def transaction_event_201(
+    identity: str,
+    *,
+    event_type: str,
+    timestamp: str,
+    trigger_reason: str,
+    seq_no: int,
+    transaction_info: dict[str, Any],
+    offline: bool = False,
+    evse: dict[str, Any] | None = None,
+    id_token: dict[str, Any] | None = None,
+    meter_value: list[dict[str, Any]] | None = None,
+    reservation_id: int | None = None,
+) -> Authorization | None:
+    authorization = authorize(id_token["id_token"]) if id_token else None
+    when = parse_ocpp_time(timestamp)
+    samples = parse_meter_values(meter_value or [], "2.0.1")
+    ocpp_id = transaction_info["transaction_id"]
+    with transaction.atomic():
+        tx = (
+            Transaction.objects.select_for_update()
+            .filter(station_id=identity, ocpp_id=ocpp_id)
+            .first()
+        )
+        if tx is None:
+            if event_type != "Started":
+                _anomaly(
+                    identity,
+                    "TransactionWithoutStart",
+                    f"First event seen for transaction {ocpp_id} is {event_type} (seqNo {seq_no})",
+                    {"transaction_id": ocpp_id, "seq_no": seq_no},
+                )
+            tx = Transaction.objects.create(
+                station_id=identity,
+                ocpp_id=ocpp_id,
+                evse_id=(evse or {}).get("id", 0),
+                connector_id=(evse or {}).get("connector_id", 1),
+                started_at=when,
+                meter_start_wh=latest_energy_wh(samples) if event_type == "Started" else None,
+            )
+        elif TransactionEvent.objects.filter(transaction=tx, seq_no=seq_no).exists():
+            return authorization  # already applied: a resend
+        TransactionEvent.objects.create(
+            transaction=tx,
+            seq_no=seq_no,
+            event_type=event_type,
+            trigger_reason=trigger_reason,
+            timestamp=when,
+            offline=offline,
+        )
+        _apply_transaction_event(
+            tx,
+            event_type=event_type,
+            when=when,
+            seq_no=seq_no,
+            info=transaction_info,
+            offline=offline,
+            evse=evse,
+            id_token=id_token,
+            authorization=authorization,
+            reservation_id=reservation_id,
+        )
+        store_samples(
+            samples,
+            station_id=identity,
+            evse_id=tx.evse_id,
+            connector_id=tx.connector_id,
+            transaction_id=tx.pk,
+        )
+        _apply_energy(tx, samples, save=False)
+        if event_type == "Ended":
+            reading = latest_energy_wh(samples)
+            if reading is not None:
+                tx.meter_stop_wh = reading
+        tx.save()
+        if reservation_id is not None:
+            reservation_use(identity, reservation_id, tx.pk)
+    return authorization
+
+
+def _apply_transaction_event(
+    tx: Transaction,
+    *,
+    event_type: str,
+    when: datetime,
+    seq_no: int,
+    info: dict[str, Any],
+    offline: bool,
+    evse: dict[str, Any] | None,
+    id_token: dict[str, Any] | None,
+    authorization: Authorization | None,
+    reservation_id: int | None,
+) -> None:
+    if evse and not tx.evse_id:
+        tx.evse_id = evse["id"]
+        tx.connector_id = evse.get("connector_id", 1)
+    if id_token and not tx.id_token:
+        tx.id_token = id_token["id_token"]
+        tx.id_token_type = id_token.get("type", "")
+        tx.authorization_status = authorization.status if authorization else ""
+    if "charging_state" in info:
+        tx.charging_state = info["charging_state"]
+    if "remote_start_id" in info:
+        tx.remote_start_id = info["remote_start_id"]
+    if reservation_id is not None:
+        tx.reservation_id = reservation_id
+    tx.offline = tx.offline or offline
+    tx.last_seq_no = seq_no if tx.last_seq_no is None else max(tx.last_seq_no, seq_no)
+    if event_type == "Started" and when < tx.started_at:
+        tx.started_at = when
+    if event_type == "Ended":
+        tx.is_active = False
+        tx.stopped_at = when
+        tx.stop_reason = info.get("stopped_reason", "Local")
+
+
+def _apply_energy(tx: Transaction, samples: list[Sample], *, save: bool = True) -> None:
+    """Energy delivered = latest register reading - the reading at start (never decreasing)."""
+    reading = latest_energy_wh(samples)
+    if reading is None:
+        return
+    if tx.meter_start_wh is None:
+        tx.meter_start_wh = reading
+    energy = max(tx.energy_wh, reading - tx.meter_start_wh)
+    if energy != tx.energy_wh:
+        tx.energy_wh = energy
+        if save:
+            Transaction.objects.filter(pk=tx.pk).update(
+                energy_wh=energy, meter_start_wh=tx.meter_start_wh
+            )
+
+
+def _anomaly(identity: str, type_: str, message: str, data: dict[str, Any]) -> None:
+    StationEvent.objects.create(
+        station_id=identity, kind=StationEvent.Kind.ANOMALY, type=type_, message=message, data=data
+    )
