@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import socket
+
+import pytest
+from channels.db import database_sync_to_async
+
+from stations.models import RegistrationStatus, Station
+from stations.passwords import make_station_password
+from tests.servers import AsgiServer
+
+VERSIONS = ["1.6", "2.0.1"]
+
+
+def service_answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip when a service is missing, unless CI says it must be there."""
+    if service_answers(host, port):
+        return
+    if os.environ.get("CSMS_TEST_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{name} does not answer on {host}:{port}")
+    pytest.skip(f"{name} does not answer on {host}:{port}")
+
+
+@pytest.fixture(params=VERSIONS)
+def version(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def make_station(transactional_db):
+    """Create a registered station; `booted=True` makes it Accepted at an earlier boot."""
+
+    async def make(
+        identity: str = "CP_1",
+        *,
+        password: str | None = None,
+        registration: str = RegistrationStatus.ACCEPTED,
+        booted: bool = False,
+    ) -> Station:
+        return await Station.objects.acreate(
+            id=identity,
+            password_hash=make_station_password(password) if password else "",
+            registration_status=registration,
+            boot_status=RegistrationStatus.ACCEPTED if booted else "",
+        )
+
+    return make
+
+
+@pytest.fixture
+def db_run():
+    """Run an ORM callable from an async test."""
+
+    async def run(fn, *args, **kwargs):
+        return await database_sync_to_async(fn)(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def live_daphne(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = AsgiServer("daphne").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def live_uvicorn(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = AsgiServer("uvicorn").start()
+    yield server
+    server.stop()

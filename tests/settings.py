@@ -1,0 +1,22 @@
+"""Test settings: production-like defaults (auto-registration and accept-all off) on a file database,
+so real ASGI server processes started by the tests can open the same test database."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "tests-only-insecure-key")
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("OCPP_AUTO_REGISTER", "0")
+os.environ.setdefault("OCPP_ACCEPT_UNKNOWN_ID_TOKENS", "0")
+os.environ.setdefault("OCPP_REQUIRE_PASSWORD", "0")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+
+from csms_site.settings import *  # noqa: E402, F403
+from csms_site.settings import BASE_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # user logins only: fast tests
+OCPP_MESSAGE_LOG_FLUSH_SECONDS = 0.05
+OCPP_PRESENCE_FLUSH_SECONDS = 0.05
