@@ -199,5 +199,6 @@ LOGGING = {
             "propagate": False,
         },
         "django": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        "daphne": {"level": "INFO", "handlers": ["console"], "propagate": False},
     },
 }

@@ -167,7 +167,8 @@ class Transaction(models.Model):
     station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="transactions")
     evse_id = models.PositiveIntegerField()
     connector_id = models.PositiveIntegerField(default=1)
-    ocpp_id = models.CharField(
+    # NULL for 1.6 rows: the partial unique constraints below tell the two kinds apart by it.
+    ocpp_id = models.CharField(  # noqa: DJ001
         "station's transaction id", max_length=36, null=True, blank=True
     )
     id_token = models.CharField(max_length=36, blank=True)
@@ -232,6 +233,9 @@ class TransactionEvent(models.Model):
             models.UniqueConstraint(fields=["transaction", "seq_no"], name="event_unique_seq_no")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.event_type} #{self.seq_no}"
+
 
 class MeterSample(models.Model):
     """One sampled value. Absent optional fields hold their OCPP defaults (never NULL), so the
@@ -270,6 +274,9 @@ class MeterSample(models.Model):
         ]
         indexes = [models.Index(fields=["transaction", "timestamp"], name="sample_tx_time_idx")]
 
+    def __str__(self) -> str:
+        return f"{self.measurand} {self.value} {self.unit}"
+
 
 class MessageLog(models.Model):
     """Every frame in and out, as it went over the wire."""
@@ -290,9 +297,14 @@ class MessageLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["station_id", "-created_at"], name="messagelog_station_idx")]
+        indexes = [
+            models.Index(fields=["station_id", "-created_at"], name="messagelog_station_idx")
+        ]
         verbose_name = "message log entry"
         verbose_name_plural = "message log"
+
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.direction} {self.action or self.message_type}"
 
 
 class StationEvent(models.Model):

@@ -55,6 +55,9 @@ class PresenceRecorder:
         for i in range(0, len(heartbeats), _CHUNK):
             Station.objects.filter(pk__in=heartbeats[i : i + _CHUNK]).update(last_heartbeat_at=now)
 
+    def reset(self) -> None:
+        self.take()
+
     async def flush(self) -> None:
         seen, heartbeats = self.take()
         if seen:
@@ -88,6 +91,10 @@ class MessageLogRecorder:
                 created_at=utcnow(),
             )
         )
+
+    def reset(self) -> None:
+        self._entries.clear()
+        self.dropped = 0
 
     async def flush(self) -> None:
         if not self._entries:

@@ -6,6 +6,7 @@ import socket
 import pytest
 from channels.db import database_sync_to_async
 
+from stations import recorders
 from stations.models import RegistrationStatus, Station
 from stations.passwords import make_station_password
 from tests.servers import AsgiServer
@@ -28,6 +29,16 @@ def require_service(name: str, host: str, port: int) -> None:
     if os.environ.get("CSMS_TEST_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{name} does not answer on {host}:{port}")
     pytest.skip(f"{name} does not answer on {host}:{port}")
+
+
+@pytest.fixture(autouse=True)
+def fresh_recorders():
+    """The recorders buffer per process; each test starts with empty buffers."""
+    recorders.presence.reset()
+    recorders.message_log.reset()
+    yield
+    recorders.presence.reset()
+    recorders.message_log.reset()
 
 
 @pytest.fixture(params=VERSIONS)

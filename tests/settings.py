@@ -11,12 +11,20 @@ os.environ.setdefault("OCPP_REQUIRE_PASSWORD", "0")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
-from csms_site.settings import *  # noqa: E402, F403
-from csms_site.settings import BASE_DIR, DATABASES  # noqa: E402
+from csms_site.settings import *  # noqa: F403
+from csms_site.settings import BASE_DIR, DATABASES, STORAGES
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 
+# Pages render without `collectstatic` having run.
+STORAGES = {
+    **STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # user logins only: fast tests
 OCPP_MESSAGE_LOG_FLUSH_SECONDS = 0.05
 OCPP_PRESENCE_FLUSH_SECONDS = 0.05
+# Worker threads of the test process must not keep connections open past a test: PostgreSQL cannot
+# drop the test database while a session is still attached to it.
+DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -169,7 +169,5 @@ class StationSession16(StationSession):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str = ""
     ) -> call_result.SecurityEventNotification:
-        await self.record(
-            StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp
-        )
+        await self.record(StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp)
         return call_result.SecurityEventNotification()

@@ -140,9 +140,7 @@ class StationSession201(StationSession):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str = "", **_: Any
     ) -> call_result.SecurityEventNotification:
-        await self.record(
-            StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp
-        )
+        await self.record(StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp)
         return call_result.SecurityEventNotification()
 
     @on(Action.firmware_status_notification)
@@ -158,7 +156,9 @@ class StationSession201(StationSession):
     async def on_log_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ) -> call_result.LogStatusNotification:
-        await self.record_notification("LogStatusNotification", status=status, request_id=request_id)
+        await self.record_notification(
+            "LogStatusNotification", status=status, request_id=request_id
+        )
         return call_result.LogStatusNotification()
 
     @on(Action.data_transfer)

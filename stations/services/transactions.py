@@ -174,7 +174,9 @@ def meter_values_16(
 def meter_values_201(identity: str, *, evse_id: int, meter_value: list[dict[str, Any]]) -> None:
     """2.0.1 MeterValues are outside transactions (those come in TransactionEvent)."""
     samples = parse_meter_values(meter_value, "2.0.1")
-    store_samples(samples, station_id=identity, evse_id=evse_id, connector_id=1, transaction_id=None)
+    store_samples(
+        samples, station_id=identity, evse_id=evse_id, connector_id=1, transaction_id=None
+    )
 
 
 def transaction_event_201(
