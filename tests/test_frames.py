@@ -82,7 +82,7 @@ async def test_an_unknown_message_type_is_ignored_in_16_and_refused_in_201(boote
         '[3, "nobody-asked", {}]',
         '[4, "nobody-asked", "GenericError", "", {}]',
         '[3, "broken"]',
-        '[4, 5, 6]',
+        "[4, 5, 6]",
     ],
 )
 async def test_answers_to_unknown_calls_and_broken_answers_are_ignored(booted, frame):
@@ -158,7 +158,9 @@ SCHEMA_FAULTS = {
 @pytest.mark.parametrize("fault", sorted(SCHEMA_FAULTS))
 async def test_a_schema_violation_gets_the_code_of_the_broken_constraint(booted, version, fault):
     payload_16, payload_201, expected = SCHEMA_FAULTS[fault]
-    answer = await booted.call("StatusNotification", payload_16 if version == "1.6" else payload_201)
+    answer = await booted.call(
+        "StatusNotification", payload_16 if version == "1.6" else payload_201
+    )
     assert answer[0] == 4 and answer[2] == code(version, expected), answer
     assert answer[3]  # says what is wrong
     await assert_alive(booted)

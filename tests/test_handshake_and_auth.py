@@ -198,7 +198,11 @@ async def test_an_authenticated_second_connection_replaces_the_first(make_statio
     second, connected, _ = await OcppTestClient.open("CP_1", version, password=PASSWORD)
     assert connected
     closed = await first.communicator.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": 4000, "reason": "Replaced by a newer connection"}
+    assert closed == {
+        "type": "websocket.close",
+        "code": 4000,
+        "reason": "Replaced by a newer connection",
+    }
     assert "currentTime" in await second.heartbeat()
     station = await Station.objects.aget(pk="CP_1")
     assert station.connected and station.session == 2

@@ -249,19 +249,21 @@ async def test_the_second_connection_rule_holds_across_worker_processes(transact
     worker_b = AsgiServer("daphne", env).start()
     try:
         await register("ROAMER")
-        async with library_station(worker_a.url, "ROAMER", "2.0.1") as (_, old):
-            async with library_station(worker_b.url, "ROAMER", "2.0.1") as (cp, _):
-                await asyncio.wait_for(old.wait_closed(), 10)
-                assert old.close_code == 4000
-                await cp.call(
-                    call201.BootNotification(
-                        charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
-                    ),
-                    suppress=False,
-                )
-                station = await Station.objects.aget(pk="ROAMER")
-                assert station.connected and station.session == 2
-                assert station.channel_name.startswith("specific.")
+        async with (
+            library_station(worker_a.url, "ROAMER", "2.0.1") as (_, old),
+            library_station(worker_b.url, "ROAMER", "2.0.1") as (cp, _),
+        ):
+            await asyncio.wait_for(old.wait_closed(), 10)
+            assert old.close_code == 4000
+            await cp.call(
+                call201.BootNotification(
+                    charging_station={"model": "M", "vendor_name": "V"}, reason="PowerUp"
+                ),
+                suppress=False,
+            )
+            station = await Station.objects.aget(pk="ROAMER")
+            assert station.connected and station.session == 2
+            assert station.channel_name.startswith("specific.")
         replaced = StationEvent.objects.filter(station_id="ROAMER", type="ConnectionReplaced")
         assert await replaced.aexists()
     finally:
