@@ -167,6 +167,10 @@ OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)
 OCPP_BOOT_RETRY_INTERVAL = env_int("OCPP_BOOT_RETRY_INTERVAL", 60)
 # Frames above this many bytes are refused: the connection is closed with 1009 (message too big).
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
+# ...and daphne (runserver) refuses them in the transport, before buffering them: memory per
+# connection stays bounded whatever a station sends. (uvicorn: pass --ws-max-size.)
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = OCPP_MAX_FRAME_BYTES
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = OCPP_MAX_FRAME_BYTES
 # Seconds to wait for a station's answer to a CSMS-initiated CALL.
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 30.0)
 # Message log: every frame in and out is stored (buffered, flushed at most this many seconds later);
@@ -176,6 +180,8 @@ OCPP_MESSAGE_LOG_FLUSH_SECONDS = env_float("OCPP_MESSAGE_LOG_FLUSH_SECONDS", 0.5
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int("OCPP_MESSAGE_LOG_RETENTION_DAYS", 30)
 # last_seen / last_heartbeat are written in batches at most this many seconds apart.
 OCPP_PRESENCE_FLUSH_SECONDS = env_float("OCPP_PRESENCE_FLUSH_SECONDS", 5.0)
+# How often each worker process runs housekeeping (message log retention).
+OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
 
 # --- Logging ------------------------------------------------------------------------------------
 # Every raw frame is logged on `csms.frames` at INFO when OCPP_LOG_FRAMES is on (default: with DEBUG).

@@ -17,12 +17,31 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from datetime import timedelta
 
 from django.conf import settings
 
 from stations.clock import utcnow
 from stations.db import in_db_thread
 from stations.models import MessageLog, Station
+
+
+def prune_message_log(batch: int = 10_000) -> int:
+    """Delete message log entries older than OCPP_MESSAGE_LOG_RETENTION_DAYS (0 keeps them all),
+    in batches so a large backlog never holds one long lock."""
+    days = settings.OCPP_MESSAGE_LOG_RETENTION_DAYS
+    if days <= 0:
+        return 0
+    cutoff = utcnow() - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            MessageLog.objects.filter(created_at__lt=cutoff).values_list("pk", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += MessageLog.objects.filter(pk__in=ids).delete()[0]
+
 
 logger = logging.getLogger("csms.recorders")
 
@@ -136,6 +155,7 @@ class _Flusher:
         )
         next_presence = 0.0
         loop = asyncio.get_running_loop()
+        next_housekeeping = loop.time() + 60  # not in the middle of a start-up storm
         while True:
             await asyncio.sleep(interval)
             try:
@@ -143,6 +163,11 @@ class _Flusher:
                 if loop.time() >= next_presence:
                     await presence.flush()
                     next_presence = loop.time() + settings.OCPP_PRESENCE_FLUSH_SECONDS
+                if loop.time() >= next_housekeeping:
+                    next_housekeeping = loop.time() + settings.OCPP_HOUSEKEEPING_SECONDS
+                    deleted = await in_db_thread(prune_message_log)()
+                    if deleted:
+                        logger.info("message log: deleted %d entries past retention", deleted)
             except Exception:
                 logger.exception("recorders: flush failed; retrying next interval")
 
