@@ -204,6 +204,12 @@ LOGGING = {
             "handlers": ["console"],
             "propagate": False,
         },
+        "ocppj": {"level": LOG_LEVEL, "handlers": ["console"], "propagate": False},
+        "ocppj.calls": {
+            "level": "INFO" if OCPP_LOG_FRAMES else "WARNING",
+            "handlers": ["console"],
+            "propagate": False,
+        },
         "django": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "daphne": {"level": "INFO", "handlers": ["console"], "propagate": False},
     },

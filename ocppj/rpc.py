@@ -28,7 +28,9 @@ from ocppj import frames, schemas
 from ocppj.casing import to_camel, to_snake
 from ocppj.errors import CallErrorReceived, ErrorCode, InvalidResponse, OcppError
 
-logger = logging.getLogger("csms.ocpp")
+logger = logging.getLogger("ocppj")
+# One line per parsed CALL, like the seeds print; on with the frame log (OCPP_LOG_FRAMES).
+calls_logger = logging.getLogger("ocppj.calls")
 
 KNOWN_ACTIONS = {
     "1.6": frozenset(a.value for a in Action16),
@@ -103,8 +105,10 @@ class RpcEndpoint:
             pending[1].set_result(frame)
 
     async def _answer(self, call: frames.Call) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s: parsed CALL action=%s uid=%s", self.name, call.action, call.unique_id)
+        if calls_logger.isEnabledFor(logging.INFO):
+            calls_logger.info(
+                "%s: parsed CALL action=%s uid=%s", self.name, call.action, call.unique_id
+            )
         try:
             payload = await self._dispatch(call)
         except OcppError as error:
