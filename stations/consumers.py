@@ -12,14 +12,17 @@ row's `session` and `channel_name` name the one live socket, where commands are 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from ocppj import ErrorCode, RpcEndpoint, frames
+from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames
+from ocppj.errors import InvalidResponse
 from stations import handshake
+from stations.commands import Outcome
 from stations.db import in_db_thread
 from stations.identity import is_valid_identity, station_group
 from stations.ocpp import SESSIONS, StationSession
@@ -39,6 +42,7 @@ class StationConsumer(AsyncWebsocketConsumer):
     session_number: int = 0
     session: StationSession | None = None
     rpc: RpcEndpoint | None = None
+    commands: set[asyncio.Task] | None = None
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
@@ -126,6 +130,8 @@ class StationConsumer(AsyncWebsocketConsumer):
         if self.rpc is None:
             return
         self.rpc.cancel_pending()
+        for task in self.commands or ():
+            task.cancel()
         await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
         await in_db_thread(station_release)(self.identity, self.session_number)
         logger.info("Client disconnected: %s (code %s)", self.identity, code)
@@ -136,6 +142,55 @@ class StationConsumer(AsyncWebsocketConsumer):
         if self.rpc is not None and event["session"] > self.session_number:
             logger.warning("%s: replaced by a newer authenticated connection", self.identity)
             await self.close(code=CLOSE_REPLACED, reason="Replaced by a newer connection")
+
+    async def station_command(self, event: dict[str, Any]) -> None:
+        """A command from any process. It runs in its own task: awaiting the station's answer here
+        would block the very receive loop that has to deliver it."""
+        if self.commands is None:
+            self.commands = set()
+        task = asyncio.create_task(self._run_command(event))
+        self.commands.add(task)
+        task.add_done_callback(self.commands.discard)
+
+    async def _run_command(self, event: dict[str, Any]) -> None:
+        action, payload = event["action"], event["payload"]
+        reply: dict[str, Any]
+        if self.rpc is None:
+            reply = {"outcome": Outcome.NOT_CONNECTED, "description": "Socket is not open"}
+        else:
+            try:
+                answer = await self.rpc.call(action, payload, timeout=event.get("timeout"))
+                reply = {"outcome": Outcome.ANSWERED, "payload": answer}
+                self._note_trigger(action, payload, answer)
+            except CallErrorReceived as error:
+                reply = {
+                    "outcome": Outcome.CALL_ERROR,
+                    "error_code": error.code,
+                    "description": error.description,
+                    "details": error.details if isinstance(error.details, dict) else {},
+                }
+            except InvalidResponse as error:
+                reply = {
+                    "outcome": Outcome.INVALID_RESPONSE,
+                    "payload": error.payload,
+                    "description": error.error.description,
+                }
+            except OcppError as error:
+                reply = {
+                    "outcome": Outcome.CALL_ERROR,
+                    "error_code": error.code.value,
+                    "description": error.description,
+                }
+            except TimeoutError:
+                reply = {"outcome": Outcome.TIMEOUT, "description": "The station did not answer"}
+            except ConnectionError:
+                reply = {"outcome": Outcome.NOT_CONNECTED, "description": "The station went away"}
+        await self.channel_layer.send(event["reply_to"], reply)
+
+    def _note_trigger(self, action: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
+        """A station the CSMS asked for a message may send it even before it is accepted."""
+        if action == "TriggerMessage" and answer.get("status") == "Accepted" and self.session:
+            self.session.triggered.add(payload["requestedMessage"])
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -1,0 +1,167 @@
+"""Sending an OCPP command to a station from any process: a REST view, the dashboard, a shell.
+
+The caller may live in another worker process than the station's socket. It reads the live socket's
+channel name from the Station row, sends it a `station.command` event over the channel layer with a
+reply channel of its own, and waits there. The consumer that holds the socket runs the CALL in a task
+(its receive loop keeps routing the station's frames, including the answer) and sends the outcome
+back. The caller's wait is bounded: the station's timeout plus a margin for the hop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from ocppj import OcppError, schemas
+from stations.db import in_db_thread
+from stations.models import Station
+
+# What the CSMS may send, per version (the station-initiated actions are not commands).
+CSMS_ACTIONS: dict[str, tuple[str, ...]] = {
+    "1.6": (
+        "CancelReservation",
+        "ChangeAvailability",
+        "ChangeConfiguration",
+        "ClearCache",
+        "ClearChargingProfile",
+        "DataTransfer",
+        "GetCompositeSchedule",
+        "GetConfiguration",
+        "GetDiagnostics",
+        "GetLocalListVersion",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "ReserveNow",
+        "Reset",
+        "SendLocalList",
+        "SetChargingProfile",
+        "TriggerMessage",
+        "UnlockConnector",
+        "UpdateFirmware",
+    ),
+    "2.0.1": (
+        "CancelReservation",
+        "ChangeAvailability",
+        "ClearCache",
+        "ClearChargingProfile",
+        "DataTransfer",
+        "GetBaseReport",
+        "GetCompositeSchedule",
+        "GetLocalListVersion",
+        "GetLog",
+        "GetReport",
+        "GetTransactionStatus",
+        "GetVariables",
+        "ReserveNow",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+        "Reset",
+        "SendLocalList",
+        "SetChargingProfile",
+        "SetVariables",
+        "TriggerMessage",
+        "UnlockConnector",
+        "UpdateFirmware",
+    ),
+}
+
+HOP_MARGIN_SECONDS = 5.0
+
+
+class Outcome:
+    ANSWERED = "answered"
+    CALL_ERROR = "call_error"
+    INVALID_RESPONSE = "invalid_response"
+    TIMEOUT = "timeout"
+    NOT_CONNECTED = "not_connected"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    outcome: str
+    payload: dict[str, Any] | None = None
+    error_code: str = ""
+    description: str = ""
+    details: Any = field(default_factory=dict)
+    duration_ms: float = 0.0
+
+
+class CommandRefused(Exception):
+    """The command was not sent: the action does not exist for the station's version, or the
+    payload breaks its schema. Nothing reached the station."""
+
+    def __init__(self, message: str, *, valid_actions: tuple[str, ...] = (), code: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.valid_actions = valid_actions
+        self.code = code
+
+
+def _live_socket(station_id: str) -> tuple[str, str] | None:
+    row = (
+        Station.objects.filter(pk=station_id, connected=True)
+        .exclude(channel_name="")
+        .values_list("channel_name", "protocol")
+        .first()
+    )
+    return row
+
+
+def check_command(protocol: str, action: str, payload: dict[str, Any]) -> None:
+    """Raise CommandRefused unless `action` is a CSMS command of `protocol` and `payload` is valid."""
+    valid = CSMS_ACTIONS.get(protocol, ())
+    if action not in valid:
+        raise CommandRefused(
+            f"{action} is not a command of OCPP {protocol}", valid_actions=valid, code="unknown"
+        )
+    try:
+        schemas.validate(protocol, action, schemas.REQUEST, payload)
+    except OcppError as error:
+        raise CommandRefused(
+            f"Invalid {action} payload: {error.description}", code="invalid"
+        ) from None
+
+
+async def send_command(
+    station_id: str, action: str, payload: dict[str, Any], *, timeout: float | None = None
+) -> CommandResult:
+    """Send `action` to the station wherever its socket lives and return what happened."""
+    started = time.monotonic()
+    live = await in_db_thread(_live_socket)(station_id)
+    if live is None:
+        return CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
+    channel_name, protocol = live
+    check_command(protocol, action, payload)
+
+    wait = timeout or settings.OCPP_CALL_TIMEOUT
+    layer = get_channel_layer()
+    reply_to = await layer.new_channel()
+    await layer.send(
+        channel_name,
+        {
+            "type": "station.command",
+            "action": action,
+            "payload": payload,
+            "reply_to": reply_to,
+            "timeout": wait,
+        },
+    )
+    try:
+        async with asyncio.timeout(wait + HOP_MARGIN_SECONDS):
+            reply = await layer.receive(reply_to)
+    except TimeoutError:
+        # The socket's worker is gone, or the channel layer lost the message.
+        reply = {"outcome": Outcome.TIMEOUT, "description": "No reply from the station's worker"}
+    return CommandResult(
+        outcome=reply["outcome"],
+        payload=reply.get("payload"),
+        error_code=reply.get("error_code", ""),
+        description=reply.get("description", ""),
+        details=reply.get("details") or {},
+        duration_ms=round((time.monotonic() - started) * 1000, 1),
+    )
