@@ -31,6 +31,22 @@ def require_service(name: str, host: str, port: int) -> None:
     pytest.skip(f"{name} does not answer on {host}:{port}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def end_stray_database_sessions(django_db_setup, django_db_blocker):
+    """Django's async ORM leaves connections open in executor threads; PostgreSQL cannot drop the
+    test database while they live, so end them before pytest-django drops it."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 @pytest.fixture(autouse=True)
 def fresh_recorders():
     """The recorders buffer per process; each test starts with empty buffers."""
