@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from stations import recorders
 from stations.models import RegistrationStatus, Station
 from stations.passwords import make_station_password
+from tests.ocpp_client import OcppTestClient
 from tests.servers import AsgiServer
 
 VERSIONS = ["1.6", "2.0.1"]
@@ -81,6 +82,16 @@ def make_station(transactional_db):
         )
 
     return make
+
+
+@pytest.fixture
+async def booted(make_station, version):
+    """Station CP_1, connected with `version` and accepted at boot."""
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", version)
+    await client.boot()
+    yield client
+    await client.close()
 
 
 @pytest.fixture

@@ -24,15 +24,6 @@ def code(version: str, name_201: str) -> str:
     return spelled_16.get(name_201, name_201) if version == "1.6" else name_201
 
 
-@pytest.fixture
-async def booted(make_station, version):
-    await make_station("CP_1")
-    client, _, _ = await OcppTestClient.open("CP_1", version)
-    await client.boot()
-    yield client
-    await client.close()
-
-
 async def assert_alive(client: OcppTestClient) -> None:
     answer = await client.call("Heartbeat", {}, unique_id="alive")
     assert answer[0] == 3 and "currentTime" in answer[2], answer

@@ -26,15 +26,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 T0 = "2026-01-18T12:00:00Z"
 
 
-@pytest.fixture
-async def booted(make_station, version):
-    await make_station("CP_1")
-    client, _, _ = await OcppTestClient.open("CP_1", version)
-    await client.boot(vendor="RalphCo", model="Wallbox XYZ")
-    yield client
-    await client.close()
-
-
 async def test_boot_stores_what_the_station_is(booted, version):
     station = await Station.objects.aget(pk="CP_1")
     assert (station.vendor, station.model) == ("RalphCo", "Wallbox XYZ")
