@@ -1,5 +1,6 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = "CSMS administration"
 admin.site.site_title = "CSMS"
@@ -7,4 +8,8 @@ admin.site.index_title = "Charging network"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("csms_site.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api-auth/", include("rest_framework.urls")),
 ]

@@ -19,7 +19,7 @@ from django.conf import settings
 
 from ocppj import OcppError, schemas
 from stations.db import in_db_thread
-from stations.models import Station
+from stations.models import Command, Station
 
 # What the CSMS may send, per version (the station-initiated actions are not commands).
 CSMS_ACTIONS: dict[str, tuple[str, ...]] = {
@@ -128,13 +128,59 @@ def check_command(protocol: str, action: str, payload: dict[str, Any]) -> None:
 
 
 async def send_command(
-    station_id: str, action: str, payload: dict[str, Any], *, timeout: float | None = None
+    station_id: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float | None = None,
+    requested_by: Any = None,
+    source: str = "api",
 ) -> CommandResult:
-    """Send `action` to the station wherever its socket lives and return what happened."""
+    """Send `action` to the station wherever its socket lives, record it, return what happened.
+
+    Raises CommandRefused (nothing sent, nothing recorded) for an action the station's version
+    lacks or an invalid payload.
+    """
     started = time.monotonic()
     live = await in_db_thread(_live_socket)(station_id)
     if live is None:
-        return CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
+        result = CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
+    else:
+        result = await _send(live, action, payload, timeout, started)
+    await in_db_thread(_record)(station_id, action, payload, result, requested_by, source)
+    return result
+
+
+def _record(
+    station_id: str,
+    action: str,
+    payload: dict[str, Any],
+    result: CommandResult,
+    requested_by: Any,
+    source: str,
+) -> None:
+    user = requested_by if getattr(requested_by, "is_authenticated", False) else None
+    Command.objects.create(
+        station_id=station_id,
+        action=action,
+        payload=payload,
+        requested_by=user,
+        source=source,
+        outcome=result.outcome,
+        response=result.payload,
+        error_code=result.error_code,
+        description=result.description,
+        duration_ms=result.duration_ms,
+    )
+
+
+async def _send(
+    live: tuple[str, str],
+    action: str,
+    payload: dict[str, Any],
+    timeout: float | None,
+    started: float,
+) -> CommandResult:
     channel_name, protocol = live
     check_command(protocol, action, payload)
 

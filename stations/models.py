@@ -329,3 +329,31 @@ class StationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.station_id}: {self.type}"
+
+
+class Command(models.Model):
+    """A command the CSMS sent to a station: who asked, what was sent, what came back, how long."""
+
+    station_id = models.CharField(max_length=48, db_index=True)
+    action = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="station_commands",
+    )
+    source = models.CharField(max_length=16, default="api", help_text="api, cli, reservation, …")
+    outcome = models.CharField(max_length=20)
+    response = models.JSONField(null=True, blank=True)
+    error_code = models.CharField(max_length=50, blank=True)
+    description = models.TextField(blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} → {self.station_id}: {self.outcome}"
