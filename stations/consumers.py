@@ -16,6 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -43,6 +44,16 @@ class StationConsumer(AsyncWebsocketConsumer):
     session: StationSession | None = None
     rpc: RpcEndpoint | None = None
     commands: set[asyncio.Task] | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels (4.2+) hops to the shared database thread before every event to close stale
+        connections. Here every database call already goes through `in_db_thread`, which does that
+        itself, so the hop would only add latency to every frame and funnel every station's frames
+        through one thread."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         kwargs = self.scope["url_route"]["kwargs"]

@@ -2,6 +2,7 @@
 so real ASGI server processes started by the tests can open the same test database."""
 
 import os
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "tests-only-insecure-key")
 os.environ.setdefault("DEBUG", "0")
@@ -12,10 +13,14 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 from csms_site.settings import *  # noqa: F403
-from csms_site.settings import BASE_DIR, DATABASES, STORAGES
+from csms_site.settings import DATABASES, STORAGES
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # A file (server processes started by tests open it too), one per pytest process so that
+    # concurrent runs never share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"csms-test-{os.getpid()}.sqlite3")
+    }
 
 # Pages render without `collectstatic` having run.
 STORAGES = {
