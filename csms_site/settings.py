@@ -164,6 +164,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"RegistrationStatusEnum": "stations.models.RegistrationStatus"},
 }
 
 # --- Production hardening (all on when DEBUG is off) ----------------------------------------------
@@ -209,6 +210,9 @@ OCPP_MESSAGE_LOG_FLUSH_SECONDS = env_float("OCPP_MESSAGE_LOG_FLUSH_SECONDS", 0.5
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int("OCPP_MESSAGE_LOG_RETENTION_DAYS", 30)
 # last_seen / last_heartbeat are written in batches at most this many seconds apart.
 OCPP_PRESENCE_FLUSH_SECONDS = env_float("OCPP_PRESENCE_FLUSH_SECONDS", 5.0)
+# Reservations: default length when the driver names no expiry; how often expiry is swept.
+OCPP_RESERVATION_MINUTES = env_int("OCPP_RESERVATION_MINUTES", 15)
+OCPP_RESERVATION_SWEEP_SECONDS = env_float("OCPP_RESERVATION_SWEEP_SECONDS", 5.0)
 # How often each worker process runs housekeeping (message log retention).
 OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
 

@@ -1,10 +1,55 @@
-"""Reservation state changes that stations cause (the REST API adds the driver's side)."""
+"""Reservations: the driver's request, the station's answer, and the lifecycle in between.
+
+A reservation is made in two steps. First, in one database transaction, a connector is claimed: the
+station row is locked, then the connector is checked to be free (no other active reservation on it),
+and a `pending` reservation is stored. Whoever comes second waits for the lock and then finds the
+connector taken, so a connector is never double-booked. Second, outside any transaction, ReserveNow
+goes to the station over the channel layer and its answer moves the reservation to accepted,
+occupied, faulted, unavailable, rejected or no_response. Expiry is decided by the server's clock:
+`reservation_expire_due` runs periodically in every worker and before the API lists reservations.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
 from reservations.models import Reservation
+from stations.clock import ocpp_time, utcnow
+from stations.commands import CommandResult, Outcome, send_command
+from stations.db import in_db_thread
+from stations.models import Connector, RegistrationStatus, Station
 
 _STATION_UPDATES = {"Expired": Reservation.Status.EXPIRED, "Removed": Reservation.Status.REMOVED}
+_ANSWERS = {
+    "Accepted": Reservation.Status.ACCEPTED,
+    "Occupied": Reservation.Status.OCCUPIED,
+    "Faulted": Reservation.Status.FAULTED,
+    "Unavailable": Reservation.Status.UNAVAILABLE,
+    "Rejected": Reservation.Status.REJECTED,
+}
+
+
+class NothingAvailable(Exception):
+    """No connected, Accepted station has a free connector (or the named one is not connected)."""
+
+
+class ReservationConflict(Exception):
+    """The named connector is already reserved."""
+
+
+@dataclass(frozen=True)
+class ReservationResult:
+    reservation: Reservation
+    command: CommandResult
+    station_status: str = ""
+
+
+# --- reacting to stations ---------------------------------------------------------------------------
 
 
 def reservation_use(station_id: str, reservation_id: int, transaction_id: int) -> bool:
@@ -26,3 +71,188 @@ def reservation_station_update(station_id: str, reservation_id: int, update: str
             pk=reservation_id, station_id=station_id, status__in=Reservation.ACTIVE
         ).update(status=status)
     )
+
+
+def reservation_expire_due() -> int:
+    """Expire every active reservation whose time has passed, whatever its station said."""
+    return Reservation.objects.filter(
+        status__in=Reservation.ACTIVE, expires_at__lte=utcnow()
+    ).update(status=Reservation.Status.EXPIRED)
+
+
+# --- the driver's side -------------------------------------------------------------------------------
+
+
+def _active_on(station_id: str, evse_id: int, exclude: int | None) -> bool:
+    query = Reservation.objects.filter(
+        station_id=station_id,
+        evse_id=evse_id,
+        status__in=Reservation.ACTIVE,
+        expires_at__gt=utcnow(),
+    )
+    if exclude is not None:
+        query = query.exclude(pk=exclude)
+    return query.exists()
+
+
+def _free_evse(station_id: str, exclude: int | None) -> tuple[int, int] | None:
+    """An Available connector of the station with no active reservation on its EVSE."""
+    for evse_id, connector_id in Connector.objects.filter(
+        station_id=station_id, status="Available"
+    ).values_list("evse_id", "connector_id"):
+        if not _active_on(station_id, evse_id, exclude):
+            return evse_id, connector_id
+    return None
+
+
+def _connectable() -> Q:
+    return Q(connected=True, registration_status=RegistrationStatus.ACCEPTED)
+
+
+def reservation_claim(
+    *,
+    user: Any,
+    id_token: str,
+    expires_at: datetime,
+    station_id: str | None = None,
+    evse_id: int | None = None,
+    connector_id: int | None = None,
+    reservation_id: int | None = None,
+) -> Reservation:
+    """Lock, then check, then store a pending reservation (one transaction)."""
+    with transaction.atomic():
+        replacing = None
+        if reservation_id is not None:
+            replacing = (
+                Reservation.objects.select_for_update()
+                .filter(pk=reservation_id, status__in=Reservation.ACTIVE)
+                .first()
+            )
+            if replacing is None:
+                raise ReservationConflict(f"Reservation {reservation_id} is not active")
+            station_id = station_id or replacing.station_id
+            if station_id != replacing.station_id:
+                raise ReservationConflict("A reservation cannot move to another station")
+            evse_id = evse_id or replacing.evse_id
+
+        if station_id is not None:
+            candidates = [station_id]
+        else:
+            candidates = list(
+                Station.objects.filter(_connectable(), connectors__status="Available")
+                .distinct()
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+        for candidate in candidates:
+            station = (
+                Station.objects.select_for_update().filter(_connectable(), pk=candidate).first()
+            )
+            if station is None:
+                if station_id is not None:
+                    raise NothingAvailable(f"No such Charge Point. [{station_id}]")
+                continue
+            exclude = replacing.pk if replacing else None
+            if evse_id is not None:
+                if _active_on(candidate, evse_id, exclude):
+                    raise ReservationConflict(f"EVSE {evse_id} of {candidate} is already reserved")
+                chosen = (evse_id, connector_id)
+            else:
+                chosen = _free_evse(candidate, exclude)
+                if chosen is None:
+                    continue
+            fields = {
+                "station": station,
+                "evse_id": chosen[0],
+                "connector_id": chosen[1],
+                "id_token": id_token,
+                "expires_at": expires_at,
+                "status": Reservation.Status.PENDING,
+            }
+            if replacing is not None:
+                for name, value in fields.items():
+                    setattr(replacing, name, value)
+                replacing.save()
+                return replacing
+            return Reservation.objects.create(user=user if _is_user(user) else None, **fields)
+    where = f" at {station_id}" if station_id else ""
+    raise NothingAvailable(f"No charging station with an available connector{where}.")
+
+
+def _is_user(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False))
+
+
+def reserve_now_payload(reservation: Reservation, protocol: str) -> dict[str, Any]:
+    expiry = ocpp_time(reservation.expires_at)
+    if protocol == "1.6":
+        return {
+            "connectorId": reservation.evse_id or 0,
+            "expiryDate": expiry,
+            "idTag": reservation.id_token,
+            "reservationId": reservation.pk,
+        }
+    payload: dict[str, Any] = {
+        "id": reservation.pk,
+        "expiryDateTime": expiry,
+        "idToken": {"idToken": reservation.id_token, "type": "ISO14443"},
+    }
+    if reservation.evse_id:
+        payload["evseId"] = reservation.evse_id
+    return payload
+
+
+def _apply_answer(reservation_id: int, result: CommandResult) -> tuple[Reservation, str]:
+    station_status = (result.payload or {}).get("status", "")
+    if result.outcome == Outcome.ANSWERED:
+        status = _ANSWERS.get(station_status, Reservation.Status.REJECTED)
+    elif result.outcome == Outcome.TIMEOUT:
+        status = Reservation.Status.NO_RESPONSE
+    elif result.outcome == Outcome.NOT_CONNECTED:
+        status = Reservation.Status.UNAVAILABLE
+    else:
+        status = Reservation.Status.REJECTED
+    Reservation.objects.filter(pk=reservation_id).update(status=status, updated_at=utcnow())
+    return Reservation.objects.select_related("station", "user").get(
+        pk=reservation_id
+    ), station_status
+
+
+async def reserve(*, user: Any, **request: Any) -> ReservationResult:
+    """Claim a connector, send ReserveNow, record and return the station's answer."""
+    claimed = await in_db_thread(reservation_claim)(user=user, **request)
+    protocol = await in_db_thread(
+        lambda: Station.objects.values_list("protocol", flat=True).get(pk=claimed.station_id)
+    )()
+    result = await send_command(
+        claimed.station_id,
+        "ReserveNow",
+        reserve_now_payload(claimed, protocol),
+        requested_by=user,
+        source="reservation",
+    )
+    reservation, station_status = await in_db_thread(_apply_answer)(claimed.pk, result)
+    return ReservationResult(reservation, result, station_status)
+
+
+def _mark_cancelled(reservation_id: int) -> Reservation:
+    Reservation.objects.filter(pk=reservation_id).update(
+        status=Reservation.Status.CANCELLED, updated_at=utcnow()
+    )
+    return Reservation.objects.select_related("station", "user").get(pk=reservation_id)
+
+
+async def cancel(reservation: Reservation, *, user: Any) -> ReservationResult:
+    """Send CancelReservation. The reservation ends cancelled when the station confirms it, says it
+    does not know it (Rejected: nothing to cancel there), or is offline (it will expire there);
+    a CALLERROR or a timeout leaves it as it was."""
+    result = await send_command(
+        reservation.station_id,
+        "CancelReservation",
+        {"reservationId": reservation.pk},
+        requested_by=user,
+        source="reservation",
+    )
+    if result.outcome in (Outcome.ANSWERED, Outcome.NOT_CONNECTED):
+        reservation = await in_db_thread(_mark_cancelled)(reservation.pk)
+    return ReservationResult(reservation, result, (result.payload or {}).get("status", ""))

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -137,10 +138,16 @@ async def flush_all() -> None:
 
 
 class _Flusher:
-    """One background task per event loop that flushes the recorders periodically."""
+    """One background task per event loop: flushes the recorders and runs the periodic jobs apps
+    register (message log pruning here, reservation expiry in `reservations`)."""
 
     def __init__(self) -> None:
         self._task: asyncio.Task | None = None
+        self._jobs: dict[str, tuple[Callable[[], float], Callable[[], object]]] = {}
+
+    def every(self, name: str, interval: Callable[[], float], job: Callable[[], object]) -> None:
+        """Run the synchronous `job` in the database thread every `interval()` seconds."""
+        self._jobs[name] = (interval, job)
 
     def ensure_running(self) -> None:
         task = self._task
@@ -150,26 +157,30 @@ class _Flusher:
         self._task = loop.create_task(self._run(), name="csms-recorders")
 
     async def _run(self) -> None:
-        interval = min(
-            settings.OCPP_PRESENCE_FLUSH_SECONDS, settings.OCPP_MESSAGE_LOG_FLUSH_SECONDS
-        )
-        next_presence = 0.0
         loop = asyncio.get_running_loop()
-        next_housekeeping = loop.time() + 60  # not in the middle of a start-up storm
+        next_presence = 0.0
+        due = {name: loop.time() + interval() for name, (interval, _) in self._jobs.items()}
         while True:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(
+                min(settings.OCPP_PRESENCE_FLUSH_SECONDS, settings.OCPP_MESSAGE_LOG_FLUSH_SECONDS)
+            )
             try:
                 await message_log.flush()
                 if loop.time() >= next_presence:
                     await presence.flush()
                     next_presence = loop.time() + settings.OCPP_PRESENCE_FLUSH_SECONDS
-                if loop.time() >= next_housekeeping:
-                    next_housekeeping = loop.time() + settings.OCPP_HOUSEKEEPING_SECONDS
-                    deleted = await in_db_thread(prune_message_log)()
-                    if deleted:
-                        logger.info("message log: deleted %d entries past retention", deleted)
             except Exception:
                 logger.exception("recorders: flush failed; retrying next interval")
+            for name, (interval, job) in list(self._jobs.items()):
+                if loop.time() < due.setdefault(name, loop.time() + interval()):
+                    continue
+                due[name] = loop.time() + interval()
+                try:
+                    result = await in_db_thread(job)()
+                    if result:
+                        logger.info("%s: %s", name, result)
+                except Exception:
+                    logger.exception("%s failed; retrying next interval", name)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -180,3 +191,8 @@ class _Flusher:
 
 
 flusher = _Flusher()
+flusher.every(
+    "message log retention",
+    lambda: settings.OCPP_HOUSEKEEPING_SECONDS,
+    prune_message_log,
+)
