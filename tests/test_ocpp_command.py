@@ -1,0 +1,389 @@
+"""`manage.py ocpp_command` and its default payloads: in-process against a test client, and from a
+separate process through Redis to a station on a real daphne server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import os
+import signal
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import websockets
+from asgiref.sync import sync_to_async
+from django.core.management import CommandError, call_command
+
+from ocppj import schemas
+from stations import commands
+from stations.command_defaults import NoDefaultPayload, default_payload, request_id
+from stations.commands import CSMS_ACTIONS
+from stations.models import Command, Station, Transaction
+from tests import servers
+from tests.conftest import require_service
+from tests.ocpp_client import OcppTestClient
+from tests.servers import ROOT, AsgiServer
+
+DEFAULT_ACTIONS = {
+    "2.0.1": [
+        "ClearCache",
+        "GetBaseReport",
+        "GetVariables",
+        "SetVariables",
+        "RequestStartTransaction",
+        "RequestStopTransaction",
+        "Reset",
+        "UnlockConnector",
+        "ChangeAvailability",
+        "TriggerMessage",
+        "DataTransfer",
+        "GetTransactionStatus",
+        "GetLocalListVersion",
+    ],
+    "1.6": [
+        "ClearCache",
+        "GetConfiguration",
+        "ChangeConfiguration",
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "Reset",
+        "UnlockConnector",
+        "ChangeAvailability",
+        "TriggerMessage",
+        "DataTransfer",
+        "GetLocalListVersion",
+    ],
+}
+STOP = {"2.0.1": "RequestStopTransaction", "1.6": "RemoteStopTransaction"}
+RESET = {"2.0.1": {"type": "Immediate"}, "1.6": {"type": "Soft"}}
+WAIT = 10  # seconds any expected frame or process exit may take
+
+
+def active_transaction(
+    station: Station, protocol: str, *, ocpp_id: str = "TX", minutes_ago: int = 5, is_active=True
+) -> Transaction:
+    """1.6 transactions are known by their primary key, 2.0.1 ones by the station's own id."""
+    return Transaction.objects.create(
+        station=station,
+        evse_id=1,
+        ocpp_id=ocpp_id if protocol == "2.0.1" else None,
+        started_at=datetime.now(UTC) - timedelta(minutes=minutes_ago),
+        is_active=is_active,
+    )
+
+
+# --- default payloads -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("protocol", "action"),
+    [(protocol, action) for protocol, actions in DEFAULT_ACTIONS.items() for action in actions],
+)
+def test_every_default_payload_is_schema_valid(db, protocol, action):
+    station = Station.objects.create(id="CP_D", protocol=protocol)
+    active_transaction(station, protocol)
+    assert action in CSMS_ACTIONS[protocol]
+    payload = default_payload(action, protocol, "CP_D")
+    schemas.validate(protocol, action, schemas.REQUEST, payload)
+
+
+@pytest.mark.parametrize("protocol", ["2.0.1", "1.6"])
+def test_a_stop_targets_the_newest_active_transaction(db, protocol):
+    station = Station.objects.create(id="CP_D", protocol=protocol)
+    active_transaction(station, protocol, minutes_ago=60, ocpp_id="OLD")
+    newest = active_transaction(station, protocol, minutes_ago=10, ocpp_id="NEW")
+    active_transaction(station, protocol, minutes_ago=1, ocpp_id="DONE", is_active=False)
+    expected = "NEW" if protocol == "2.0.1" else newest.pk
+    assert default_payload(STOP[protocol], protocol, "CP_D") == {"transactionId": expected}
+
+
+@pytest.mark.parametrize("protocol", ["2.0.1", "1.6"])
+def test_a_stop_without_an_active_transaction_asks_for_a_payload(db, protocol):
+    Station.objects.create(id="CP_D", protocol=protocol)
+    with pytest.raises(NoDefaultPayload, match=r"no active transaction.*--payload"):
+        default_payload(STOP[protocol], protocol, "CP_D")
+
+
+def test_an_action_without_a_default_asks_for_a_payload():
+    with pytest.raises(ValueError, match="--payload"):
+        default_payload("SetChargingProfile", "2.0.1", "CP_D")
+    with pytest.raises(ValueError, match="--payload"):
+        default_payload("ClearCache", "3.0", "CP_D")
+
+
+def test_request_ids_are_positive_and_differ_on_every_call():
+    ids = [request_id() for _ in range(1000)]
+    assert min(ids) > 0 and len(set(ids)) == len(ids)
+    first = default_payload("GetBaseReport", "2.0.1", "CP_D")["requestId"]
+    assert default_payload("GetBaseReport", "2.0.1", "CP_D")["requestId"] != first
+
+
+# --- in-process: the command in a worker thread, the station in the test's event loop -----------
+
+
+def start_command(*args: str) -> tuple[asyncio.Task, io.StringIO, io.StringIO]:
+    """Run the command in a thread of its own while the test keeps answering frames; its async
+    part runs in this test's loop, where the station's socket and the in-memory layer live."""
+    out, err = io.StringIO(), io.StringIO()
+    run = sync_to_async(call_command, thread_sensitive=False)
+    task = asyncio.create_task(run("ocpp_command", *args, stdout=out, stderr=err))
+    return task, out, err
+
+
+async def finish(task: asyncio.Task) -> None:
+    await asyncio.wait_for(task, WAIT)
+
+
+def cli_commands(**filters):
+    return Command.objects.filter(source="cli", **filters).order_by("id")
+
+
+async def test_a_default_command_is_sent_and_its_answer_printed(booted, version):
+    task, out, _ = start_command("CP_1", "Reset")
+    call = await booted.receive()
+    assert call[0] == 2 and call[2] == "Reset" and call[3] == RESET[version]
+    await booted.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0] == f"-> Reset {json.dumps(RESET[version])}"
+    assert lines[1].startswith('<- Reset {"status": "Accepted"} (') and lines[1].endswith(" ms)")
+    assert len(lines) == 2
+    recorded = await cli_commands().aget()
+    assert (recorded.station_id, recorded.action, recorded.outcome) == ("CP_1", "Reset", "answered")
+    assert recorded.payload == RESET[version] and recorded.response == {"status": "Accepted"}
+
+
+async def test_a_given_payload_is_sent_as_is(booted, version):
+    payload = {"type": "OnIdle"} if version == "2.0.1" else {"type": "Hard"}
+    task, out, _ = start_command("CP_1", "Reset", "--payload", json.dumps(payload))
+    call = await booted.receive()
+    assert call[3] == payload
+    await booted.send([3, call[1], {"status": "Scheduled" if version == "2.0.1" else "Accepted"}])
+    await finish(task)
+    assert out.getvalue().splitlines()[0] == f"-> Reset {json.dumps(payload)}"
+
+
+async def test_a_period_with_a_count_sends_that_many_commands(booted, version):
+    task, out, _ = start_command("CP_1", "ClearCache", "--count", "3", "--period", "0.05")
+    for _ in range(3):
+        call = await booted.receive()
+        assert call[2] == "ClearCache" and call[3] == {}
+        await booted.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+
+    lines = out.getvalue().splitlines()
+    assert lines[0::2] == ["-> ClearCache {}"] * 3
+    assert all(line.startswith('<- ClearCache {"status": "Accepted"} (') for line in lines[1::2])
+    assert len(lines) == 6
+    assert await cli_commands(outcome="answered").acount() == 3
+    assert "currentTime" in await booted.heartbeat()  # no fourth CALL went out
+
+
+async def test_repeated_default_sends_carry_new_request_ids(make_station):
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    task, _, _ = start_command("CP_1", "GetBaseReport", "--count", "2", "--period", "0.01")
+    ids = []
+    for _ in range(2):
+        call = await client.receive()
+        ids.append(call[3]["requestId"])
+        await client.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+    await client.close()
+    assert ids[0] != ids[1]
+
+
+async def test_a_call_error_is_printed_and_fails_the_command(booted):
+    task, out, _ = start_command("CP_1", "ClearCache")
+    call = await booted.receive()
+    await booted.send([4, call[1], "NotSupported", "No cache here", {}])
+    with pytest.raises(CommandError, match=r"not answered \(call error\)"):
+        await finish(task)
+    assert (
+        out.getvalue()
+        .splitlines()[1]
+        .startswith("<- ClearCache CALLERROR NotSupported: No cache here (")
+    )
+    assert await cli_commands(outcome="call_error").aexists()
+
+
+async def test_a_station_that_is_not_connected_fails_the_command(make_station):
+    await make_station("CP_OFF")
+    await Station.objects.filter(pk="CP_OFF").aupdate(protocol="2.0.1")
+    task, out, _ = start_command("CP_OFF", "ClearCache")
+    with pytest.raises(CommandError, match="not connected"):
+        await finish(task)
+    assert out.getvalue().splitlines() == ["-> ClearCache {}", "<- ClearCache not connected"]
+    assert await cli_commands(station_id="CP_OFF", outcome="not_connected").aexists()
+
+
+def test_a_plain_sync_caller_runs_the_command_in_a_loop_of_its_own(transactional_db):
+    """What `manage.py` does: no event loop around, so `async_to_sync` makes one.
+    (`transactional_db`: channels closes the connection around each ORM hop, which would end the
+    `db` fixture's test transaction.)"""
+    Station.objects.create(id="CP_OFF", protocol="1.6")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="not connected"):
+        call_command("ocpp_command", "CP_OFF", "Reset", stdout=out, stderr=io.StringIO())
+    assert out.getvalue().splitlines() == ['-> Reset {"type": "Soft"}', "<- Reset not connected"]
+    assert cli_commands(station_id="CP_OFF").count() == 1
+
+
+async def test_an_unknown_action_is_refused_with_the_valid_ones(booted, version):
+    other = "GetVariables" if version == "1.6" else "GetConfiguration"
+    task, out, _ = start_command("CP_1", other)
+    with pytest.raises(CommandError) as refused:
+        await finish(task)
+    message = str(refused.value)
+    assert f"{other} is not a command of OCPP {version}" in message
+    assert all(action in message for action in CSMS_ACTIONS[version])
+    assert out.getvalue() == ""
+    assert "currentTime" in await booted.heartbeat()  # nothing was sent
+
+
+async def test_a_payload_that_breaks_the_schema_is_refused_unsent(booted):
+    task, _, _ = start_command("CP_1", "Reset", "--payload", '{"type": "Gentle"}')
+    with pytest.raises(CommandError, match="Invalid Reset payload"):
+        await finish(task)
+    assert "currentTime" in await booted.heartbeat()
+    assert not await cli_commands().aexists()
+
+
+@pytest.mark.parametrize("payload", ['{"type": ', "[1, 2]", '"Soft"'])
+def test_a_payload_that_is_not_a_json_object_is_refused(payload):
+    with pytest.raises(CommandError, match="--payload"):
+        call_command("ocpp_command", "CP_1", "Reset", "--payload", payload)
+
+
+def test_an_unknown_station_is_refused(transactional_db):
+    with pytest.raises(CommandError, match="No such station: NOBODY"):
+        call_command("ocpp_command", "NOBODY", "ClearCache")
+
+
+def test_a_station_that_never_connected_needs_a_payload(transactional_db):
+    Station.objects.create(id="CP_NEW")
+    with pytest.raises(CommandError, match=r"OCPP version is unknown.*--payload"):
+        call_command("ocpp_command", "CP_NEW", "ClearCache")
+
+
+def test_a_stop_without_a_transaction_is_refused_unsent(transactional_db):
+    Station.objects.create(id="CP_D", protocol="2.0.1")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="no active transaction"):
+        call_command("ocpp_command", "CP_D", "RequestStopTransaction", stdout=out)
+    assert out.getvalue() == "" and not cli_commands().exists()
+
+
+async def test_a_timeout_on_the_in_memory_layer_hints_at_redis(make_station, monkeypatch):
+    """A socket row whose channel nobody reads: what a separate process sees without Redis."""
+    monkeypatch.setattr(commands, "HOP_MARGIN_SECONDS", 0.0)
+    await make_station("CP_ELSEWHERE")
+    await Station.objects.filter(pk="CP_ELSEWHERE").aupdate(
+        protocol="2.0.1", connected=True, channel_name="specific.elsewhere!nobody"
+    )
+    task, out, err = start_command("CP_ELSEWHERE", "ClearCache", "--timeout", "0.1")
+    with pytest.raises(CommandError, match="timeout"):
+        await finish(task)
+    assert out.getvalue().splitlines()[1].startswith("<- ClearCache timeout")
+    assert "REDIS_URL" in err.getvalue()
+
+
+# --- separate processes --------------------------------------------------------------------------
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": servers.test_database_url(),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
+
+
+async def spawn_command(*args: str, env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "manage.py",
+        "ocpp_command",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+@contextlib.asynccontextmanager
+async def reaped(process: asyncio.subprocess.Process):
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def read_line_starting(process: asyncio.subprocess.Process, prefix: str) -> str:
+    async with asyncio.timeout(WAIT * 3):  # includes Django's start-up in a fresh interpreter
+        while True:
+            line = (await process.stdout.readline()).decode()
+            assert line, f"exited before printing {prefix!r}"
+            if line.startswith(prefix):
+                return line
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["between-sends", "during-a-send"])
+async def test_ctrl_c_stops_cleanly(transactional_db, in_flight):
+    fields = {"protocol": "2.0.1"}
+    if in_flight:
+        # Connected as far as the database knows, on a worker nobody can reach: the send waits.
+        fields.update(connected=True, channel_name="specific.elsewhere!nobody")
+    await Station.objects.acreate(id="CP_CTRL_C", **fields)
+    args = ["CP_CTRL_C", "ClearCache"] + ([] if in_flight else ["--period", "0.05"])
+    async with reaped(await spawn_command(*args, env=command_env())) as process:
+        await read_line_starting(process, "-> ClearCache" if in_flight else "<- ClearCache")
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(WAIT):
+            _, err = await process.communicate()
+    stderr = err.decode()
+    assert process.returncode == 1, stderr
+    assert "Interrupted after" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.live
+async def test_a_separate_process_reaches_a_station_on_daphne_through_redis(transactional_db):
+    require_service("Redis", "127.0.0.1", 6379)
+    server = AsgiServer("daphne", {"REDIS_URL": "redis://127.0.0.1:6379/14"})
+    await asyncio.to_thread(server.start)
+    try:
+        await Station.objects.acreate(id="CP_X")
+        async with websockets.connect(
+            f"{server.url}/ocpp/CP_X", subprotocols=["ocpp2.0.1"], open_timeout=WAIT
+        ) as ws:
+            boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
+            await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
+            answer = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+            assert answer[:2] == [3, "boot-1"] and answer[2]["status"] == "Accepted"
+
+            command = await spawn_command("CP_X", "ClearCache", "--timeout", "10", env=server.env)
+            async with reaped(command):
+                async with asyncio.timeout(WAIT * 3):
+                    call = json.loads(await ws.recv())
+                assert call[0] == 2 and call[2:] == ["ClearCache", {}]
+                await ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+                async with asyncio.timeout(WAIT * 2):
+                    out, err = await command.communicate()
+        lines = out.decode().splitlines()
+        assert command.returncode == 0, err.decode() + server.output()
+        assert lines[0] == "-> ClearCache {}"
+        assert lines[1].startswith('<- ClearCache {"status": "Accepted"} (')
+        recorded = await Command.objects.aget(station_id="CP_X")
+        assert (recorded.source, recorded.outcome) == ("cli", "answered")
+    finally:
+        await asyncio.to_thread(server.stop)
