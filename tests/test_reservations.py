@@ -12,38 +12,15 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import AsyncClient, override_settings
-from rest_framework.authtoken.models import Token
 
 from reservations import services
 from reservations.models import Reservation
 from stations.clock import utcnow
-from stations.models import Command, Connector, IdToken, Station
+from stations.models import Command, Connector, Station
+from tests.api_clients import make_user
 from tests.ocpp_client import OcppTestClient, status_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class TokenClient(AsyncClient):
-    """An AsyncClient that authenticates every request with a DRF token. (Headers given to the
-    AsyncClient constructor reach the view under doubled HTTP_HTTP_ names in Django 5.2.)"""
-
-    def __init__(self, key: str):
-        super().__init__()
-        self.token = {"Authorization": f"Token {key}"}
-
-    def generic(self, method, path, *args, headers=None, **kwargs):
-        return super().generic(
-            method, path, *args, headers={**self.token, **(headers or {})}, **kwargs
-        )
-
-
-@database_sync_to_async
-def make_user(username: str, *, staff: bool = False, token: str | None = None) -> TokenClient:
-    user = get_user_model().objects.create_user(username, password="pw", is_staff=staff)
-    if token:
-        IdToken.objects.create(token=token, user=user)
-    key = Token.objects.create(user=user).key
-    return TokenClient(key)
 
 
 async def connect(identity: str, version: str, *connectors: int) -> OcppTestClient:
