@@ -1,7 +1,20 @@
 """System checks for OCPP settings that would be dangerous in production."""
 
 from django.conf import settings
-from django.core.checks import Warning, register
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def secret_key_is_set(app_configs, **kwargs):
+    if settings.DEBUG or settings._wrapped.SECRET_KEY:
+        return []
+    return [
+        Error(
+            "SECRET_KEY must be set when DEBUG is off.",
+            hint="Set the SECRET_KEY environment variable to a long random string.",
+            id="stations.E001",
+        )
+    ]
 
 
 @register(deploy=True)

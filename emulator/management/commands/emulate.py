@@ -1,0 +1,166 @@
+"""`manage.py emulate CP_1 [CP_2 ...]`: play one or many charge points against any OCPP CSMS.
+
+The command only reads options and wires them up; the station lives in `emulator.station`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from emulator.station import EmulatedStation, StationOptions
+
+
+def parse_session(text: str) -> tuple[int, str, float]:
+    try:
+        connector, tag, seconds = text.split(":")
+        return int(connector), tag, float(seconds)
+    except ValueError:
+        raise ValueError(f"--session takes CONNECTOR:TAG:SECONDS, got {text!r}") from None
+
+
+class Command(BaseCommand):
+    help = "Emulate OCPP 1.6J or 2.0.1 charge points (one, several, or a fleet with --count)."
+    # A station, not the CSMS: it needs neither the CSMS's database nor its secrets.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("identities", nargs="*", help="Station identities, e.g. CP_1 CP_2.")
+        parser.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="CSMS base URL.")
+        parser.add_argument("--protocol", choices=["1.6", "2.0.1"], default="2.0.1")
+        parser.add_argument("--password", help="Basic-auth password (Security Profile 1).")
+        parser.add_argument("--connectors", type=int, default=1, help="Connectors (EVSEs).")
+        parser.add_argument("--vendor", default="CSMS-Emulator")
+        parser.add_argument("--model", default="Virtual-1")
+        parser.add_argument("--count", type=int, default=0, help="Emulate N stations...")
+        parser.add_argument("--prefix", default="CP_", help="...named PREFIX1..PREFIXN.")
+        parser.add_argument(
+            "--ramp", type=float, default=0, help="Start at most this many stations per second."
+        )
+        parser.add_argument(
+            "--once", action="store_true", help="Boot, print the answer, exit 0 only if Accepted."
+        )
+        parser.add_argument("--duration", type=float, help="Stop after this many seconds.")
+        parser.add_argument(
+            "--session",
+            action="append",
+            default=[],
+            metavar="CONNECTOR:TAG:SECONDS",
+            help="A driver session: plug in, authorize, charge, stop (repeatable).",
+        )
+        parser.add_argument("--power", type=float, default=11_000.0, help="Charging power in W.")
+        parser.add_argument("--meter-interval", type=float, help="Seconds between meter values.")
+        parser.add_argument("--heartbeat-interval", type=float, help="Override the CSMS's.")
+        parser.add_argument("--clock-skew", type=float, default=0.0, help="Seconds off UTC.")
+        parser.add_argument(
+            "--log-payload", action="store_true", help="Print every frame sent and received."
+        )
+        parser.add_argument(
+            "--log-lifecycle", action="store_true", help="Print connect, boot, reconnect."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        identities = list(options["identities"])
+        identities += [f"{options['prefix']}{i}" for i in range(1, options["count"] + 1)]
+        if not identities:
+            raise CommandError("Name at least one station (CP_1 ...) or use --count N.")
+        try:
+            sessions = [parse_session(s) for s in options["session"]]
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        verbosity = options["verbosity"]
+        self._configure_logging(
+            payload=options["log_payload"] or verbosity >= 3,
+            lifecycle=options["log_lifecycle"] or verbosity >= 2,
+        )
+        stations = [
+            EmulatedStation(
+                StationOptions(
+                    identity=identity,
+                    url=options["url"],
+                    protocol=options["protocol"],
+                    password=options["password"],
+                    connectors=options["connectors"],
+                    vendor=options["vendor"],
+                    model=options["model"],
+                    power_w=options["power"],
+                    meter_interval=options["meter_interval"],
+                    heartbeat_interval=options["heartbeat_interval"],
+                    clock_skew_seconds=options["clock_skew"],
+                    reconnect=not options["once"],
+                )
+            )
+            for identity in identities
+        ]
+        if options["once"]:
+            ok = asyncio.run(self._once(stations))
+            sys.exit(0 if ok else 1)
+        asyncio.run(self._run(stations, sessions, options["duration"], options["ramp"]))
+
+    async def _once(self, stations: list[EmulatedStation]) -> bool:
+        results = await asyncio.gather(*(s.boot_once() for s in stations), return_exceptions=True)
+        ok = True
+        for station, result in zip(stations, results, strict=True):
+            if isinstance(result, BaseException):
+                self.stderr.write(f"{station.identity}: {type(result).__name__}: {result}")
+                ok = False
+                continue
+            self.stdout.write(f"{station.identity}: BootNotification {result}")
+            ok = ok and result.get("status") == "Accepted"
+        return ok
+
+    async def _run(
+        self,
+        stations: list[EmulatedStation],
+        sessions: list[tuple[int, str, float]],
+        duration: float | None,
+        ramp: float,
+    ) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+        tasks = []
+        for index, station in enumerate(stations):
+            tasks.append(asyncio.create_task(station.run()))
+            for connector, tag, seconds in sessions:
+                tasks.append(asyncio.create_task(self._drive(station, connector, tag, seconds)))
+            if ramp and index + 1 < len(stations):
+                await asyncio.sleep(1 / ramp)
+        try:
+            async with asyncio.timeout(duration):
+                await stop.wait()
+        except TimeoutError:
+            pass
+        self.stdout.write("Stopping…")
+        for station in stations:
+            station.stop()
+            station.close_connection()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        sent = sum(s.stats.sent for s in stations)
+        received = sum(s.stats.received for s in stations)
+        self.stdout.write(f"{len(stations)} station(s): {sent} frames sent, {received} received.")
+
+    async def _drive(self, station: EmulatedStation, connector: int, tag: str, seconds: float):
+        await station.online.wait()
+        if not await station.session(connector, tag, seconds):
+            self.stderr.write(f"{station.identity}: session on connector {connector} refused")
+        await station.outbox_drained()
+
+    def _configure_logging(self, *, payload: bool, lifecycle: bool) -> None:
+        handler = logging.StreamHandler(self.stdout._out)
+        handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+        for name, enabled in (("emulator", lifecycle), ("emulator.frames", payload)):
+            log = logging.getLogger(name)
+            log.handlers = [handler]
+            log.propagate = False
+            log.setLevel(logging.INFO if enabled else logging.WARNING)
