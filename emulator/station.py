@@ -60,6 +60,9 @@ class StationOptions:
     reconnect: bool = True
     clock_skew_seconds: float = 0.0
     ssl_context: ssl.SSLContext | None = None
+    # Fault injection, to reproduce field bugs in a CSMS.
+    duplicate_messages: bool = False  # send every transaction message twice
+    out_of_order: bool = False  # swap consecutive meter messages before sending
 
 
 @dataclass
@@ -338,6 +341,8 @@ class EmulatedStation:
     async def _deliver_outbox(self) -> None:
         while True:
             while self.outbox:
+                if self.options.out_of_order:
+                    self._swap_meter_messages()
                 item = self.outbox[0]
                 if item.payload is None:
                     item.payload = item.build()
@@ -368,6 +373,10 @@ class EmulatedStation:
                     )
                     await asyncio.sleep(delay)
                     continue
+                if self.options.duplicate_messages:
+                    # The resend a station makes when it missed the answer: same message, new id.
+                    with contextlib.suppress(CallErrorReceived, InvalidResponse, TimeoutError):
+                        await self.rpc.call(item.action, item.payload)
                 if item.on_answer is not None:
                     result = item.on_answer(answer)
                     if asyncio.iscoroutine(result):
@@ -375,6 +384,13 @@ class EmulatedStation:
                 self._pop_outbox()
             self._outbox_changed.clear()
             await self._outbox_changed.wait()
+
+    def _swap_meter_messages(self) -> None:
+        if len(self.outbox) < 2 or self.outbox[0].payload is not None:
+            return
+        first, second = self.outbox[0], self.outbox[1]
+        if all(self.protocol.is_meter_message(i) for i in (first, second)):
+            self.outbox[0], self.outbox[1] = second, first
 
     def _pop_outbox(self) -> None:
         self.outbox.popleft()

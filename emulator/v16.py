@@ -81,6 +81,10 @@ class Protocol16:
             )
         return {"timestamp": self.station.timestamp(), "sampledValue": sampled}
 
+    @staticmethod
+    def is_meter_message(item: Any) -> bool:
+        return item.action == "MeterValues"
+
     def enqueue_start(self, tx: Transaction) -> None:
         payload: dict[str, Any] = {
             "connectorId": tx.evse_id,

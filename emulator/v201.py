@@ -123,6 +123,10 @@ class Protocol201:
 
         return check
 
+    @staticmethod
+    def is_meter_message(item: Any) -> bool:
+        return item.action == "TransactionEvent" and item.build()["eventType"] == "Updated"
+
     def enqueue_start(self, tx: Transaction) -> None:
         tx.csms_id = tx.local_id
         info: dict[str, Any] = {"chargingState": "Charging"}

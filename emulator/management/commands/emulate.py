@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from emulator.fleet import Fleet
 from emulator.station import EmulatedStation, StationOptions
 
 
@@ -57,7 +58,30 @@ class Command(BaseCommand):
         parser.add_argument("--power", type=float, default=11_000.0, help="Charging power in W.")
         parser.add_argument("--meter-interval", type=float, help="Seconds between meter values.")
         parser.add_argument("--heartbeat-interval", type=float, help="Override the CSMS's.")
-        parser.add_argument("--clock-skew", type=float, default=0.0, help="Seconds off UTC.")
+        parser.add_argument(
+            "--charging",
+            type=float,
+            default=0.0,
+            help="Fleet mode: fraction of stations running back-to-back random sessions.",
+        )
+        parser.add_argument(
+            "--session-seconds",
+            default="60:600",
+            help="Fleet mode: MIN:MAX length of a random session.",
+        )
+        faults = parser.add_argument_group("fault injection")
+        faults.add_argument("--clock-skew", type=float, default=0.0, help="Seconds off UTC.")
+        faults.add_argument(
+            "--drop-after",
+            type=float,
+            help="Drop the connection this many seconds into each session (no closing handshake).",
+        )
+        faults.add_argument(
+            "--duplicate", action="store_true", help="Send every transaction message twice."
+        )
+        faults.add_argument(
+            "--out-of-order", action="store_true", help="Swap consecutive meter messages."
+        )
         parser.add_argument(
             "--log-payload", action="store_true", help="Print every frame sent and received."
         )
@@ -94,6 +118,8 @@ class Command(BaseCommand):
                     heartbeat_interval=options["heartbeat_interval"],
                     clock_skew_seconds=options["clock_skew"],
                     reconnect=not options["once"],
+                    duplicate_messages=options["duplicate"],
+                    out_of_order=options["out_of_order"],
                 )
             )
             for identity in identities
@@ -101,7 +127,18 @@ class Command(BaseCommand):
         if options["once"]:
             ok = asyncio.run(self._once(stations))
             sys.exit(0 if ok else 1)
-        asyncio.run(self._run(stations, sessions, options["duration"], options["ramp"]))
+        try:
+            low, high = (float(x) for x in options["session_seconds"].split(":"))
+        except ValueError:
+            raise CommandError("--session-seconds takes MIN:MAX, e.g. 60:600") from None
+        fleet = Fleet(
+            stations,
+            ramp=options["ramp"],
+            charging=options["charging"],
+            session_seconds=(low, high),
+            drop_after=options["drop_after"],
+        )
+        asyncio.run(self._run(fleet, sessions, options["duration"]))
 
     async def _once(self, stations: list[EmulatedStation]) -> bool:
         results = await asyncio.gather(*(s.boot_once() for s in stations), return_exceptions=True)
@@ -116,39 +153,26 @@ class Command(BaseCommand):
         return ok
 
     async def _run(
-        self,
-        stations: list[EmulatedStation],
-        sessions: list[tuple[int, str, float]],
-        duration: float | None,
-        ramp: float,
+        self, fleet: Fleet, sessions: list[tuple[int, str, float]], duration: float | None
     ) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError):
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
-        tasks = []
-        for index, station in enumerate(stations):
-            tasks.append(asyncio.create_task(station.run()))
-            for connector, tag, seconds in sessions:
-                tasks.append(asyncio.create_task(self._drive(station, connector, tag, seconds)))
-            if ramp and index + 1 < len(stations):
-                await asyncio.sleep(1 / ramp)
-        try:
-            async with asyncio.timeout(duration):
-                await stop.wait()
-        except TimeoutError:
-            pass
-        self.stdout.write("Stopping…")
-        for station in stations:
-            station.stop()
-            station.close_connection()
-        for task in tasks:
+        drivers = [
+            asyncio.create_task(self._drive(station, connector, tag, seconds))
+            for station in fleet.stations
+            for connector, tag, seconds in sessions
+        ]
+        if duration is not None:
+            loop.call_later(duration, stop.set)
+        report = await fleet.run(stop)
+        for task in drivers:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        sent = sum(s.stats.sent for s in stations)
-        received = sum(s.stats.received for s in stations)
-        self.stdout.write(f"{len(stations)} station(s): {sent} frames sent, {received} received.")
+        await asyncio.gather(*drivers, return_exceptions=True)
+        for line in report.lines():
+            self.stdout.write(line)
 
     async def _drive(self, station: EmulatedStation, connector: int, tag: str, seconds: float):
         await station.online.wait()
