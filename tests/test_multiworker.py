@@ -136,3 +136,24 @@ async def test_a_station_that_left_is_503_from_any_worker(two_workers):
         {},
     )
     assert code == 503 and body["message"] == "No such Charge Point. [CP_FAR]"
+
+
+async def test_an_idle_station_stays_connected_past_the_channel_layers_blocking_read(
+    two_workers,
+):
+    """channels-redis blocks on Redis for 5 s at a time; a client socket timeout at or below that
+    (redis-py 8's default) closed every station that was quiet for 5 s with code 1011."""
+    socket_worker, _ = two_workers
+    await setup_data()
+    async with websockets.connect(
+        f"{socket_worker.url}/ocpp/CP_FAR", subprotocols=["ocpp2.0.1"]
+    ) as ws:
+        boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
+        await ws.send(json.dumps([2, "b", "BootNotification", boot]))
+        await ws.recv()
+        # Quiet for longer than the blocking read: the failure was a close frame here.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 7)
+        await ws.send(json.dumps([2, "h", "Heartbeat", {}]))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))[1] == "h"
+    assert "Exception inside application" not in socket_worker.output()
