@@ -156,6 +156,8 @@ def reservation_claim(
             if evse_id is not None:
                 if _active_on(candidate, evse_id, exclude):
                     raise ReservationConflict(f"EVSE {evse_id} of {candidate} is already reserved")
+                if connector_id is None and replacing is not None and replacing.evse_id == evse_id:
+                    connector_id = replacing.connector_id  # re-reserving keeps what was chosen
                 chosen = (evse_id, connector_id)
             else:
                 chosen = _free_evse(candidate, exclude)

@@ -222,6 +222,7 @@ async def test_re_reserving_with_the_same_id_replaces_it(make_station, driver):
     assert call[3]["id"] == first["id"] and call[3]["evseId"] == 2
     second = (await request).json()
     assert second["id"] == first["id"] and second["evse_id"] == 2
+    assert first["connector_id"] == 1
     assert await Reservation.objects.acount() == 1
     await station.close()
 
