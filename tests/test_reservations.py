@@ -222,8 +222,27 @@ async def test_re_reserving_with_the_same_id_replaces_it(make_station, driver):
     assert call[3]["id"] == first["id"] and call[3]["evseId"] == 2
     second = (await request).json()
     assert second["id"] == first["id"] and second["evse_id"] == 2
-    assert first["connector_id"] == 1
     assert await Reservation.objects.acount() == 1
+    await station.close()
+
+
+async def test_re_reserving_by_id_alone_keeps_the_connector_picked_before(make_station, driver):
+    await make_station("CP_1")
+    station = await connect("CP_1", "1.6", 1)
+    request = asyncio.create_task(
+        driver.post("/api/reservations/", {"id_token": "CARD-D"}, "application/json")
+    )
+    await answer_next(station, "ReserveNow", "Accepted")
+    first = (await request).json()
+    assert (first["evse_id"], first["connector_id"]) == (1, 1)
+    request = asyncio.create_task(
+        driver.post(
+            "/api/reservations/", {"id": first["id"], "id_token": "CARD-D"}, "application/json"
+        )
+    )
+    await answer_next(station, "ReserveNow", "Accepted")
+    second = (await request).json()
+    assert (second["id"], second["evse_id"], second["connector_id"]) == (first["id"], 1, 1)
     await station.close()
 
 
