@@ -229,13 +229,14 @@ class EmulatedStation:
             token = base64.b64encode(f"{self.identity}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
         url = self.options.url.rstrip("/") + "/" + self.identity
+        tls = {"ssl": self.options.ssl_context} if self.options.ssl_context else {}
         return websockets.connect(
             url,
             subprotocols=[SUBPROTOCOL[self.options.protocol]],
             additional_headers=headers,
             open_timeout=self.options.call_timeout,
-            ssl=self.options.ssl_context if url.startswith("wss://") else None,
             max_size=2**20,
+            **tls,  # wss:// without a context: the system's trusted CAs
         )
 
     async def _session(self, ws: Any) -> None:

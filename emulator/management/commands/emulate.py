@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import ssl
 import sys
 from typing import Any
 
@@ -36,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="CSMS base URL.")
         parser.add_argument("--protocol", choices=["1.6", "2.0.1"], default="2.0.1")
         parser.add_argument("--password", help="Basic-auth password (Security Profile 1).")
+        parser.add_argument(
+            "--ca-file", help="wss://: trust this CA certificate (PEM) instead of the system's."
+        )
         parser.add_argument("--connectors", type=int, default=1, help="Connectors (EVSEs).")
         parser.add_argument("--vendor", default="CSMS-Emulator")
         parser.add_argument("--model", default="Virtual-1")
@@ -103,6 +107,12 @@ class Command(BaseCommand):
             payload=options["log_payload"] or verbosity >= 3,
             lifecycle=options["log_lifecycle"] or verbosity >= 2,
         )
+        ssl_context = None
+        if options["ca_file"]:
+            try:
+                ssl_context = ssl.create_default_context(cafile=options["ca_file"])
+            except (OSError, ssl.SSLError) as error:
+                raise CommandError(f"--ca-file: {error}") from None
         stations = [
             EmulatedStation(
                 StationOptions(
@@ -120,12 +130,17 @@ class Command(BaseCommand):
                     reconnect=not options["once"],
                     duplicate_messages=options["duplicate"],
                     out_of_order=options["out_of_order"],
+                    ssl_context=ssl_context,
                 )
             )
             for identity in identities
         ]
         if options["once"]:
-            ok = asyncio.run(self._once(stations))
+            try:
+                ok = asyncio.run(self._once(stations))
+            except KeyboardInterrupt:
+                self.stderr.write("Interrupted.")
+                sys.exit(130)
             sys.exit(0 if ok else 1)
         try:
             low, high = (float(x) for x in options["session_seconds"].split(":"))
