@@ -255,8 +255,8 @@ class EmulatedStation:
         session_tasks: list[asyncio.Task] = []
         try:
             if await self._boot(reader):
-                await self._report_all_statuses()
                 self.online.set()
+                await self._report_all_statuses()
                 session_tasks = [
                     asyncio.create_task(self._heartbeats()),
                     asyncio.create_task(self._deliver_outbox()),

@@ -105,6 +105,10 @@ def _free_evse(station_id: str, exclude: int | None) -> tuple[int, int] | None:
     return None
 
 
+def _knows_connectors(station_id: str) -> bool:
+    return Connector.objects.filter(station_id=station_id).exists()
+
+
 def _connectable() -> Q:
     return Q(connected=True, registration_status=RegistrationStatus.ACCEPTED)
 
@@ -161,6 +165,8 @@ def reservation_claim(
                 chosen = (evse_id, connector_id)
             else:
                 chosen = _free_evse(candidate, exclude)
+                if chosen is None and station_id is not None and not _knows_connectors(candidate):
+                    chosen = (None, None)  # nothing reported yet: the station picks a connector
                 if chosen is None:
                     continue
             fields = {

@@ -309,6 +309,22 @@ async def test_drivers_see_and_cancel_only_their_own(make_station, driver):
     assert (await AsyncClient().get("/api/reservations/")).status_code == 401
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_station_that_reported_no_connector_yet_picks_one_itself(
+    make_station, driver, version
+):
+    await make_station("CP_1")
+    station = await connect("CP_1", version)  # booted, no StatusNotification yet
+    request = asyncio.create_task(driver.post("/api/stations/CP_1/reserve/"))
+    call = await answer_next(station, "ReserveNow", "Accepted")
+    if version == "1.6":
+        assert call[3]["connectorId"] == 0  # "any connector"
+    else:
+        assert "evseId" not in call[3]
+    assert (await request).status_code == 201
+    await station.close()
+
+
 async def test_the_quick_form_answers_like_the_seed(make_station, driver):
     await make_station("CP_1")
     station = await connect("CP_1", "2.0.1", 1)

@@ -198,7 +198,11 @@ class Command(BaseCommand):
     def _configure_logging(self, *, payload: bool, lifecycle: bool) -> None:
         handler = logging.StreamHandler(self.stdout._out)
         handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-        for name, enabled in (("emulator", lifecycle), ("emulator.frames", payload)):
+        for name, enabled in (
+            ("emulator", lifecycle),
+            ("emulator.frames", payload),
+            ("ocppj.calls", False),  # the frame lines already show every CALL
+        ):
             log = logging.getLogger(name)
             log.handlers = [handler]
             log.propagate = False
