@@ -22,6 +22,7 @@ from reservations.models import Reservation
 from stations.clock import ocpp_time, utcnow
 from stations.commands import CommandResult, Outcome, send_command
 from stations.db import in_db_thread
+from stations.events import publish
 from stations.models import Connector, RegistrationStatus, Station
 
 _STATION_UPDATES = {"Expired": Reservation.Status.EXPIRED, "Removed": Reservation.Status.REMOVED}
@@ -52,13 +53,18 @@ class ReservationResult:
 # --- reacting to stations ---------------------------------------------------------------------------
 
 
+def announce(reservation_id: int, station_id: str, status: str) -> None:
+    publish("reservation", id=reservation_id, station=station_id, status=status)
+
+
 def reservation_use(station_id: str, reservation_id: int, transaction_id: int) -> bool:
     """A transaction started on this reservation: it is used. Another station's id changes nothing."""
-    return bool(
-        Reservation.objects.filter(
-            pk=reservation_id, station_id=station_id, status__in=Reservation.ACTIVE
-        ).update(status=Reservation.Status.USED, transaction_id=transaction_id)
-    )
+    used = Reservation.objects.filter(
+        pk=reservation_id, station_id=station_id, status__in=Reservation.ACTIVE
+    ).update(status=Reservation.Status.USED, transaction_id=transaction_id)
+    if used:
+        announce(reservation_id, station_id, Reservation.Status.USED)
+    return bool(used)
 
 
 def reservation_station_update(station_id: str, reservation_id: int, update: str) -> bool:
@@ -66,18 +72,29 @@ def reservation_station_update(station_id: str, reservation_id: int, update: str
     status = _STATION_UPDATES.get(update)
     if status is None:
         return False
-    return bool(
-        Reservation.objects.filter(
-            pk=reservation_id, station_id=station_id, status__in=Reservation.ACTIVE
-        ).update(status=status)
-    )
+    changed = Reservation.objects.filter(
+        pk=reservation_id, station_id=station_id, status__in=Reservation.ACTIVE
+    ).update(status=status)
+    if changed:
+        announce(reservation_id, station_id, status)
+    return bool(changed)
 
 
 def reservation_expire_due() -> int:
     """Expire every active reservation whose time has passed, whatever its station said."""
-    return Reservation.objects.filter(
-        status__in=Reservation.ACTIVE, expires_at__lte=utcnow()
+    due = list(
+        Reservation.objects.filter(
+            status__in=Reservation.ACTIVE, expires_at__lte=utcnow()
+        ).values_list("pk", "station_id")
+    )
+    if not due:
+        return 0
+    expired = Reservation.objects.filter(
+        pk__in=[pk for pk, _ in due], status__in=Reservation.ACTIVE
     ).update(status=Reservation.Status.EXPIRED)
+    for pk, station_id in due:
+        announce(pk, station_id, Reservation.Status.EXPIRED)
+    return expired
 
 
 # --- the driver's side -------------------------------------------------------------------------------
@@ -181,8 +198,13 @@ def reservation_claim(
                 for name, value in fields.items():
                     setattr(replacing, name, value)
                 replacing.save()
-                return replacing
-            return Reservation.objects.create(user=user if _is_user(user) else None, **fields)
+                claimed = replacing
+            else:
+                claimed = Reservation.objects.create(
+                    user=user if _is_user(user) else None, **fields
+                )
+            announce(claimed.pk, candidate, claimed.status)
+            return claimed
     where = f" at {station_id}" if station_id else ""
     raise NothingAvailable(f"No charging station with an available connector{where}.")
 
@@ -221,9 +243,9 @@ def _apply_answer(reservation_id: int, result: CommandResult) -> tuple[Reservati
     else:
         status = Reservation.Status.REJECTED
     Reservation.objects.filter(pk=reservation_id).update(status=status, updated_at=utcnow())
-    return Reservation.objects.select_related("station", "user").get(
-        pk=reservation_id
-    ), station_status
+    reservation = Reservation.objects.select_related("station", "user").get(pk=reservation_id)
+    announce(reservation.pk, reservation.station_id, status)
+    return reservation, station_status
 
 
 async def reserve(*, user: Any, **request: Any) -> ReservationResult:
@@ -247,7 +269,9 @@ def _mark_cancelled(reservation_id: int) -> Reservation:
     Reservation.objects.filter(pk=reservation_id).update(
         status=Reservation.Status.CANCELLED, updated_at=utcnow()
     )
-    return Reservation.objects.select_related("station", "user").get(pk=reservation_id)
+    reservation = Reservation.objects.select_related("station", "user").get(pk=reservation_id)
+    announce(reservation.pk, reservation.station_id, Reservation.Status.CANCELLED)
+    return reservation
 
 
 async def cancel(reservation: Reservation, *, user: Any) -> ReservationResult:

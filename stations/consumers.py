@@ -25,6 +25,7 @@ from ocppj.errors import InvalidResponse
 from stations import handshake
 from stations.commands import Outcome
 from stations.db import in_db_thread
+from stations.events import publisher
 from stations.identity import is_valid_identity, station_group
 from stations.ocpp import SESSIONS, StationSession
 from stations.passwords import parse_basic_authorization
@@ -108,6 +109,7 @@ class StationConsumer(AsyncWebsocketConsumer):
             group, {"type": "station.takeover", "session": admission.session}
         )
         flusher.ensure_running()
+        publisher.ensure_running()
         logger.info("Client connected: %s (OCPP %s, %s)", identity, version, address)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from stations.clock import utcnow
+from stations.events import publish
 from stations.models import RegistrationStatus, Station
 
 
@@ -51,6 +52,14 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
         boot_reason=info.reason,
         boot_status=status,
         last_boot_at=utcnow(),
+    )
+    publish(
+        "station",
+        id=identity,
+        boot_status=status,
+        vendor=info.vendor,
+        model=info.model,
+        firmware_version=info.firmware_version,
     )
     interval = (
         settings.OCPP_HEARTBEAT_INTERVAL

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import F
 
 from stations.clock import utcnow
+from stations.events import publish
 from stations.models import RegistrationStatus, Station, StationEvent
 from stations.passwords import check_station_password
 
@@ -95,6 +96,7 @@ def station_admit(
                 data={"session": station.session},
             )
             logger.warning("%s: new connection from %s replaces the live one", identity, address)
+    publish("station", id=identity, connected=True, protocol=protocol)
     return Admission(
         True,
         session=station.session,
@@ -133,9 +135,10 @@ def _record_refusal(identity: str, address: str, kind: str, message: str) -> Non
 
 def station_release(identity: str, session: int) -> None:
     """Mark the station offline, unless a newer connection has already taken over."""
-    Station.objects.filter(pk=identity, session=session).update(
+    if Station.objects.filter(pk=identity, session=session).update(
         connected=False, channel_name="", disconnected_at=utcnow()
-    )
+    ):
+        publish("station", id=identity, connected=False)
 
 
 def registration_is_accepted(identity: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from stations.events import publish
 from stations.models import Connector, Station
 
 
@@ -22,6 +23,7 @@ def record_connector_status(
     """Store a connector's status: one UPDATE, or one INSERT the first time it reports."""
     if evse_id == 0:
         Station.objects.filter(pk=identity).update(status=status, error_code=error_code)
+        publish("station", id=identity, status=status, error_code=error_code)
         return
     fields = {
         "status": status,
@@ -38,3 +40,11 @@ def record_connector_status(
         Connector.objects.update_or_create(
             station_id=identity, evse_id=evse_id, connector_id=connector_id, defaults=fields
         )
+    publish(
+        "connector",
+        station=identity,
+        evse_id=evse_id,
+        connector_id=connector_id,
+        status=status,
+        error_code=error_code,
+    )

@@ -20,7 +20,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from reservations.services import reservation_use
-from stations.clock import parse_ocpp_time
+from stations.clock import ocpp_time, parse_ocpp_time
+from stations.events import publish
 from stations.models import StationEvent, Transaction, TransactionEvent
 from stations.services.authorization import Authorization, authorize
 from stations.services.meter_values import (
@@ -64,6 +65,7 @@ def transaction_start_16(
             )
             if reservation_id is not None:
                 reservation_use(identity, reservation_id, created.pk)
+            _announce(created)
     except IntegrityError:
         # The same start, stored by a concurrent connection of this station a moment ago.
         existing = _find_16_start(identity, connector_id, timestamp)
@@ -132,6 +134,7 @@ def transaction_stop_16(
                     "updated_at",
                 ]
             )
+            _announce(tx, samples)
     return authorization
 
 
@@ -169,6 +172,7 @@ def meter_values_16(
         )
         if tx is not None and tx.is_active:
             _apply_energy(tx, samples)
+            _announce(tx, samples, station_id=identity, evse_id=connector_id)
 
 
 def meter_values_201(identity: str, *, evse_id: int, meter_value: list[dict[str, Any]]) -> None:
@@ -256,6 +260,7 @@ def transaction_event_201(
         tx.save()
         if reservation_id is not None:
             reservation_use(identity, reservation_id, tx.pk)
+        _announce(tx, samples)
     return authorization
 
 
@@ -309,6 +314,27 @@ def _apply_energy(tx: Transaction, samples: list[Sample], *, save: bool = True) 
             Transaction.objects.filter(pk=tx.pk).update(
                 energy_wh=energy, meter_start_wh=tx.meter_start_wh
             )
+
+
+def _announce(
+    tx: Transaction,
+    samples: list[Sample] = (),
+    *,
+    station_id: str | None = None,
+    evse_id: int | None = None,
+) -> None:
+    """Tell the dashboard where a transaction stands (after commit)."""
+    power = next((s.value for s in reversed(samples) if s.measurand == "Power.Active.Import"), None)
+    publish(
+        "transaction",
+        id=tx.pk,
+        station=station_id or tx.station_id,
+        evse_id=evse_id if evse_id is not None else tx.evse_id,
+        active=tx.is_active,
+        energy_wh=round(tx.energy_wh, 1),
+        power_w=power,
+        sampled_at=ocpp_time(samples[-1].timestamp) if samples else None,
+    )
 
 
 def _anomaly(identity: str, type_: str, message: str, data: dict[str, Any]) -> None:
