@@ -13,17 +13,34 @@ class Profile:
     id: int
     evse_id: int
     stack_level: int
-    limit_w: float
+    limit: float
+    unit: str  # "W" or "A", as the CSMS sent it
+    phases: int = PHASES
+
+    @property
+    def limit_w(self) -> float:
+        return self.limit if self.unit == "W" else self.limit * VOLTS * self.phases
+
+    def limit_in(self, unit: str) -> float:
+        """The limit in W or A, converted with this profile's own number of phases."""
+        if unit == self.unit:
+            return self.limit
+        return self.limit_w if unit == "W" else self.limit_w / (VOLTS * self.phases)
 
 
-def profile_limit_w(schedule: dict[str, Any]) -> float:
-    """The limit of the schedule's first period, in W (A are converted at 230 V per phase)."""
+def profile_from(
+    profile_id: int, evse_id: int, stack_level: int, schedule: dict[str, Any]
+) -> Profile:
+    """A profile from its (snake_case) charging schedule: the first period counts."""
     period = schedule["charging_schedule_period"][0]
-    limit = float(period["limit"])
-    if schedule["charging_rate_unit"] == "A":
-        phases = period.get("number_phases") or PHASES
-        return limit * VOLTS * phases
-    return limit
+    return Profile(
+        id=profile_id,
+        evse_id=evse_id,
+        stack_level=stack_level,
+        limit=float(period["limit"]),
+        unit=schedule["charging_rate_unit"],
+        phases=period.get("number_phases") or PHASES,
+    )
 
 
 class ProfileStore:
@@ -44,9 +61,19 @@ class ProfileStore:
             del self.profiles[pid]
         return bool(doomed)
 
-    def limit_for(self, evse_id: int) -> float | None:
+    def top_for(self, evse_id: int) -> Profile | None:
         """The highest-stack profile for this EVSE, or the station-wide one (EVSE 0)."""
         relevant = [p for p in self.profiles.values() if p.evse_id in (0, evse_id)]
         if not relevant:
             return None
-        return max(relevant, key=lambda p: (p.stack_level, p.evse_id)).limit_w
+        return max(relevant, key=lambda p: (p.stack_level, p.evse_id))
+
+    def limit_for(self, evse_id: int) -> float | None:
+        top = self.top_for(evse_id)
+        return top.limit_w if top else None
+
+    def composite_limit(self, evse_id: int, unit: str, default_w: float) -> float:
+        top = self.top_for(evse_id)
+        if top is not None:
+            return top.limit_in(unit)
+        return default_w if unit == "W" else default_w / (VOLTS * PHASES)

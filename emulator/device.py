@@ -63,6 +63,7 @@ class Device:
     """The settings of one emulated station, addressable by 1.6 key or 2.0.1 component/variable."""
 
     def __init__(self, *, connectors: int, identity: str, vendor: str, model: str, serial: str):
+        self.on_change = lambda key: None  # the station listens (e.g. a new HeartbeatInterval)
         self.settings = {key: Setting(**vars(s)) for key, (_, s) in _DEFINITIONS.items()}
         self.settings["NumberOfConnectors"] = Setting(str(connectors), readonly=True)
         self._by_variable = {ref: key for key, (ref, _) in _DEFINITIONS.items()}
@@ -114,6 +115,7 @@ class Device:
             except ValueError:
                 return "Rejected"
         setting.value = value
+        self.on_change(key)
         return "Accepted"
 
     # --- 2.0.1 ------------------------------------------------------------------------------------
@@ -138,6 +140,7 @@ class Device:
         if setting.readonly or not _parses(value, setting.kind):
             return "Rejected"
         setting.value = value
+        self.on_change(key)
         return "Accepted"
 
     def report(self) -> list[dict]:

@@ -102,10 +102,17 @@ class Connector:
     reservation: Reservation | None = None
     transaction: Transaction | None = None
     limit_w: float | None = None  # from charging profiles
+    metered_at: float | None = None  # loop time of the last meter advance
 
     @property
     def free(self) -> bool:
         return self.operative and not self.faulted and self.transaction is None
+
+    def available_for(self, id_token: str, now: datetime) -> bool:
+        """Free, and not held by a reservation for someone else."""
+        reservation = self.reservation
+        held = reservation is not None and reservation.expires_at > now
+        return self.free and (not held or reservation.id_token == id_token)
 
 
 @dataclass
@@ -161,6 +168,9 @@ class EmulatedStation:
         self._ws: Any = None
         self._tasks: set[asyncio.Task] = set()
         self.pending_reset: str | None = None
+        self.boot_reason = "PowerUp"  # RemoteReset after a Reset (2.0.1 BootReasonEnumType)
+        self.heartbeat_changed = asyncio.Event()
+        self.device.on_change = self._setting_changed
         self.local_list: dict[str, str] = {}
         self.local_list_version = 0
 
@@ -275,25 +285,33 @@ class EmulatedStation:
             logger.info("%s: disconnected", self.identity)
 
     async def _read(self, ws: Any) -> None:
-        with contextlib.suppress(websockets.ConnectionClosed):
-            async for text in ws:
-                self.stats.received += 1
-                await self.rpc.receive(text)
+        try:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                async for text in ws:
+                    self.stats.received += 1
+                    await self.rpc.receive(text)
+        finally:
+            # Whatever waits for an answer on this socket will not get one: fail it now, not
+            # after call_timeout, so the session ends and the station reconnects at once.
+            self.rpc.cancel_pending()
 
     async def _boot(self, reader: asyncio.Task) -> bool:
         """BootNotification until Accepted; while Pending or Rejected, wait the interval given."""
         while not reader.done():
             try:
-                answer = await self.rpc.call("BootNotification", self.protocol.boot_payload())
+                answer = await self.rpc.call(
+                    "BootNotification", self.protocol.boot_payload(self.boot_reason)
+                )
             except (CallErrorReceived, InvalidResponse, TimeoutError) as error:
                 logger.warning("%s: BootNotification failed: %s", self.identity, error)
                 answer = {"status": "Rejected", "interval": 10}
-            except ConnectionError:
+            except (ConnectionError, websockets.ConnectionClosed):
                 return False
             self.stats.boots += 1
             self.boot_answer = answer
             logger.info("%s: BootNotification %s", self.identity, answer["status"])
             if answer["status"] == "Accepted":
+                self.boot_reason = "PowerUp"
                 if self.options.heartbeat_interval is None and answer.get("interval"):
                     self.device.settings["HeartbeatInterval"].value = str(answer["interval"])
                 return True
@@ -324,7 +342,13 @@ class EmulatedStation:
             return None
         try:
             return await self.rpc.call(action, payload)
-        except (CallErrorReceived, InvalidResponse, TimeoutError, ConnectionError) as error:
+        except (
+            CallErrorReceived,
+            InvalidResponse,
+            TimeoutError,
+            ConnectionError,
+            websockets.ConnectionClosed,
+        ) as error:
             logger.warning("%s: %s failed: %s", self.identity, action, error)
             return None
 
@@ -349,7 +373,7 @@ class EmulatedStation:
                     item.payload = item.build()
                 try:
                     answer = await self.rpc.call(item.action, item.payload)
-                except ConnectionError:
+                except (ConnectionError, websockets.ConnectionClosed):
                     return  # the session ended; the item stays first in line
                 except (CallErrorReceived, TimeoutError, InvalidResponse) as error:
                     item.attempts += 1
@@ -405,8 +429,18 @@ class EmulatedStation:
     async def _heartbeats(self) -> None:
         while True:
             interval = self.options.heartbeat_interval or self.device.integer("HeartbeatInterval")
-            await asyncio.sleep(max(interval, 1))
+            self.heartbeat_changed.clear()
+            try:
+                async with asyncio.timeout(max(interval, 1)):
+                    await self.heartbeat_changed.wait()
+                continue  # a new interval: start counting it now
+            except TimeoutError:
+                pass
             await self.call("Heartbeat", {})
+
+    def _setting_changed(self, key: str) -> None:
+        if key == "HeartbeatInterval":
+            self.heartbeat_changed.set()
 
     def spawn(self, awaitable: Awaitable[Any]) -> asyncio.Task:
         """Run in the background; the station keeps a reference until it finishes."""
@@ -518,6 +552,7 @@ class EmulatedStation:
             return False
         if tx.meter_task is not None and tx.meter_task is not asyncio.current_task():
             tx.meter_task.cancel()
+        self.advance_meter(connector)  # the energy since the last sample counts too
         connector.transaction = None
         self.protocol.enqueue_stop(tx, connector.meter_wh, reason)
         await self.set_status(evse_id, "Finishing")
@@ -541,16 +576,20 @@ class EmulatedStation:
         limit = connector.limit_w
         return self.options.power_w if limit is None else min(self.options.power_w, limit)
 
+    def advance_meter(self, connector: Connector) -> None:
+        """Add the energy delivered since the last advance, at the (possibly limited) power."""
+        now = asyncio.get_running_loop().time()
+        if connector.transaction is not None and connector.metered_at is not None:
+            connector.meter_wh += self.power_w(connector) * (now - connector.metered_at) / 3600
+        connector.metered_at = now
+
     async def _meter(self, connector: Connector, tx: Transaction) -> None:
-        """Energy rises at the (possibly limited) power; one sample batch per interval."""
-        loop = asyncio.get_running_loop()
-        last = loop.time()
+        """One sample batch per interval while the transaction runs."""
+        self.advance_meter(connector)
         while connector.transaction is tx:
             await asyncio.sleep(self.meter_interval())
-            now = loop.time()
-            connector.meter_wh += self.power_w(connector) * (now - last) / 3600
-            last = now
             if connector.transaction is tx:
+                self.advance_meter(connector)
                 self.protocol.enqueue_meter_values(tx, connector)
 
     async def session(self, evse_id: int, id_token: str, seconds: float) -> bool:

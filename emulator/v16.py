@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ocpp.routing import on
 from ocpp.v16.enums import Action
 
-from emulator.charging import Profile, ProfileStore, profile_limit_w
+from emulator.charging import ProfileStore, profile_from
 from emulator.station import Connector, Reservation, Transaction
 from stations.clock import parse_ocpp_time
 
@@ -180,11 +180,13 @@ class Protocol16:
         self, id_tag: str, connector_id: int | None = None, **kwargs: Any
     ) -> dict[str, Any]:
         station = self.station
+        now = station.now()
         if connector_id is None:
-            connector = next((c for c in station.connectors.values() if c.free), None)
+            candidates = station.connectors.values()
+            connector = next((c for c in candidates if c.available_for(id_tag, now)), None)
         else:
             connector = station.connectors.get(connector_id)
-        if connector is None or not connector.free:
+        if connector is None or not connector.available_for(id_tag, now):
             return {"status": "Rejected"}
         if kwargs.get("charging_profile"):
             self._apply_profile(connector.evse_id, kwargs["charging_profile"])
@@ -212,6 +214,7 @@ class Protocol16:
         return {"status": "Accepted"}
 
     async def reboot(self) -> None:
+        self.station.boot_reason = "RemoteReset"
         reason = "HardReset" if getattr(self, "reset_type", "Hard") == "Hard" else "SoftReset"
         for connector in self.station.connectors.values():
             if connector.transaction is not None:
@@ -293,6 +296,7 @@ class Protocol16:
                 await station.call("StatusNotification", self.status_payload(connector))
         elif message == "MeterValues":
             for connector in connectors:
+                station.advance_meter(connector)
                 payload: dict[str, Any] = {
                     "connectorId": connector.evse_id,
                     "meterValue": [self._sample(connector.meter_wh, "Trigger")],
@@ -308,11 +312,8 @@ class Protocol16:
     def _apply_profile(self, connector_id: int, profile: dict[str, Any]) -> None:
         schedule = profile["charging_schedule"]
         self.profiles.set(
-            Profile(
-                profile["charging_profile_id"],
-                connector_id,
-                profile["stack_level"],
-                profile_limit_w(schedule),
+            profile_from(
+                profile["charging_profile_id"], connector_id, profile["stack_level"], schedule
             )
         )
         for connector in self.station.connectors.values():
@@ -324,6 +325,12 @@ class Protocol16:
     ) -> dict[str, Any]:
         if connector_id != 0 and connector_id not in self.station.connectors:
             return {"status": "Rejected"}
+        if cs_charging_profiles["charging_profile_purpose"] == "TxProfile":
+            # 1.6 §3.13.2/5.16: a TxProfile applies to a transaction running on the connector.
+            tx = self.station.connectors[connector_id].transaction if connector_id else None
+            wanted = cs_charging_profiles.get("transaction_id")
+            if tx is None or (wanted is not None and wanted != tx.csms_id):
+                return {"status": "Rejected"}
         self._apply_profile(connector_id, cs_charging_profiles)
         return {"status": "Accepted"}
 
@@ -342,9 +349,8 @@ class Protocol16:
     ) -> dict[str, Any]:
         if connector_id != 0 and connector_id not in self.station.connectors:
             return {"status": "Rejected"}
-        limit = self.profiles.limit_for(connector_id) or self.station.options.power_w
         unit = charging_rate_unit or "W"
-        value = limit if unit == "W" else limit / (230 * 3)
+        value = self.profiles.composite_limit(connector_id, unit, self.station.options.power_w)
         return {
             "status": "Accepted",
             "connectorId": connector_id,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from ocpp.routing import on
 from ocpp.v201.enums import Action
 
-from emulator.charging import Profile, ProfileStore, profile_limit_w
+from emulator.charging import ProfileStore, profile_from
 from emulator.station import Connector, Reservation, Transaction
 from stations.clock import parse_ocpp_time
 
@@ -178,9 +178,12 @@ class Protocol201:
 
     # --- commands from the CSMS -------------------------------------------------------------------
 
-    def _connector(self, evse_id: int | None) -> Connector | None:
+    def _connector(self, evse_id: int | None, id_token: str = "") -> Connector | None:
+        """The named EVSE, or the first one free for this token (reservations respected)."""
         if evse_id is None:
-            return next((c for c in self.station.connectors.values() if c.free), None)
+            now = self.station.now()
+            candidates = self.station.connectors.values()
+            return next((c for c in candidates if c.available_for(id_token, now)), None)
         return self.station.connectors.get(evse_id)
 
     @on(Action.reserve_now)
@@ -220,8 +223,9 @@ class Protocol201:
     def on_request_start_transaction(
         self, id_token: dict, remote_start_id: int, evse_id: int | None = None, **kwargs: Any
     ) -> dict[str, Any]:
-        connector = self._connector(evse_id)
-        if connector is None or not connector.free:
+        token = id_token["id_token"]
+        connector = self._connector(evse_id, token)
+        if connector is None or not connector.available_for(token, self.station.now()):
             return {"status": "Rejected"}
         if kwargs.get("charging_profile"):
             self._apply_profile(connector.evse_id, kwargs["charging_profile"])
@@ -268,6 +272,7 @@ class Protocol201:
         return {"status": "Accepted"}
 
     async def reboot(self) -> None:
+        self.station.boot_reason = "RemoteReset"
         for connector in self.station.connectors.values():
             if connector.transaction is not None:
                 await self.station.stop_transaction(connector.evse_id, "ImmediateReset")
@@ -338,6 +343,7 @@ class Protocol201:
                 await station.call("StatusNotification", self.status_payload(connector))
         elif message == "MeterValues":
             for connector in connectors:
+                station.advance_meter(connector)
                 sample = self._register(connector.meter_wh, "Trigger")
                 await station.call(
                     "MeterValues", {"evseId": connector.evse_id, "meterValue": [sample]}
@@ -403,8 +409,7 @@ class Protocol201:
     ) -> dict[str, Any]:
         data = self.station.device.report()
         if component_variable:
-            wanted = {cv["component"]["name"] for cv in component_variable}
-            data = [entry for entry in data if entry["component"]["name"] in wanted]
+            data = [entry for entry in data if _requested(entry, component_variable)]
         if not data:
             return {"status": "EmptyResultSet"}
         self.station.spawn(self._notify_report(request_id, data))
@@ -425,9 +430,7 @@ class Protocol201:
 
     def _apply_profile(self, evse_id: int, profile: dict[str, Any]) -> None:
         schedule = profile["charging_schedule"][0]
-        self.profiles.set(
-            Profile(profile["id"], evse_id, profile["stack_level"], profile_limit_w(schedule))
-        )
+        self.profiles.set(profile_from(profile["id"], evse_id, profile["stack_level"], schedule))
         self._refresh_limits()
 
     def _refresh_limits(self) -> None:
@@ -438,6 +441,12 @@ class Protocol201:
     def on_set_charging_profile(self, evse_id: int, charging_profile: dict, **_: Any) -> dict:
         if evse_id != 0 and evse_id not in self.station.connectors:
             return {"status": "Rejected"}
+        if charging_profile["charging_profile_purpose"] == "TxProfile":
+            # K01.FR.09 / .FR.16: a TxProfile needs its transaction running on that EVSE.
+            tx = self.station.connectors[evse_id].transaction if evse_id else None
+            wanted = charging_profile.get("transaction_id")
+            if tx is None or (wanted is not None and wanted != tx.csms_id):
+                return {"status": "Rejected"}
         self._apply_profile(evse_id, charging_profile)
         return {"status": "Accepted"}
 
@@ -459,9 +468,8 @@ class Protocol201:
     ) -> dict[str, Any]:
         if evse_id != 0 and evse_id not in self.station.connectors:
             return {"status": "Rejected"}
-        limit = self.profiles.limit_for(evse_id) or self.station.options.power_w
         unit = charging_rate_unit or "W"
-        value = limit if unit == "W" else limit / (230 * 3)
+        value = self.profiles.composite_limit(evse_id, unit, self.station.options.power_w)
         return {
             "status": "Accepted",
             "schedule": {
@@ -522,3 +530,14 @@ class Protocol201:
             await self.station.call(
                 "FirmwareStatusNotification", {"status": status, "requestId": request_id}
             )
+
+
+def _requested(entry: dict[str, Any], component_variable: list[dict]) -> bool:
+    """Whether a report entry is one of the component (and, if named, variable) asked for."""
+    for asked in component_variable:
+        if asked["component"]["name"] != entry["component"]["name"]:
+            continue
+        variable = asked.get("variable")
+        if variable is None or variable["name"] == entry["variable"]["name"]:
+            return True
+    return False

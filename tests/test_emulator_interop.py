@@ -584,13 +584,6 @@ async def test_every_connector_is_reported_after_boot_and_after_a_reconnect(csms
     assert again.errors == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TimeoutError,
-    reason="emulator/station.py _session awaits _report_all_statuses() inline; when the socket "
-    "closes meanwhile, the pending CALL is failed only by cancel_pending() in the finally "
-    "block, i.e. after call_timeout (30 s by default): reconnecting waits that long",
-)
 @only16  # the same station code serves both versions
 async def test_a_connection_lost_while_reporting_statuses_reconnects_at_once(version, start):
     connections: list[Any] = []
@@ -894,13 +887,6 @@ async def test_a_remote_start_on_a_busy_connector_is_rejected(csms, station):
     assert (await csms.call(remote_start(v, "TAG-2", 1))).status == "Rejected"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator v16.py on_remote_start_transaction / v201.py on_request_start_transaction "
-    "answer Accepted for a connector reserved for another token (Connector.free ignores "
-    "reservations); start_transaction then refuses it silently: no transaction ever starts",
-)
 async def test_a_remote_start_on_a_connector_reserved_for_another_token_is_rejected(csms, station):
     v = csms.version
     assert (await csms.call(reserve_now(v, 4, 1, "TAG-R"))).status == "Accepted"
@@ -908,13 +894,6 @@ async def test_a_remote_start_on_a_connector_reserved_for_another_token_is_rejec
     assert (await csms.call(remote_start(v, "TAG-OTHER", 1))).status == "Rejected"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator v16.py on_remote_start_transaction / v201.py _connector(None) pick the "
-    "first operative idle connector even when it is reserved for another token, answer "
-    "Accepted, and start_transaction then refuses it: the free connector 2 is never used",
-)
 async def test_a_remote_start_without_a_connector_avoids_one_reserved_for_another_token(
     csms, station
 ):
@@ -926,13 +905,6 @@ async def test_a_remote_start_without_a_connector_avoids_one_reserved_for_anothe
     assert (started["connectorId"] if v == "1.6" else started["evse"]["id"]) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator/station.py advances connector.meter_wh only in _meter(), once per sample "
-    "interval; stop_transaction() reports that stale reading, so the energy since the last "
-    "sample is lost (a session shorter than the interval meters 0 Wh)",
-)
 async def test_the_stop_reading_includes_the_energy_since_the_last_sample(csms, start):
     station = await start(power_w=36_000.0, meter_interval=30)  # 10 Wh a second
     started = await _charge(csms, station)
@@ -946,13 +918,6 @@ async def test_the_stop_reading_includes_the_energy_since_the_last_sample(csms, 
     assert delivered >= 2.5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator/station.py _heartbeats sleeps the interval read before the sleep: a new "
-    "HeartbeatInterval (ChangeConfiguration / SetVariables) applies only after the old one "
-    "(300 s here, often 24 h) has elapsed",
-)
 @only16
 async def test_a_shorter_heartbeat_interval_applies_at_once(csms, station):
     answer = await csms.call(call16.ChangeConfiguration(key="HeartbeatInterval", value="1"))
@@ -1025,12 +990,6 @@ async def test_an_on_idle_reset_waits_for_the_transaction(start, csms):
     await csms.expect_boot(connection=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator/station.py _boot always sends boot_payload() with reason PowerUp; "
-    "after a Reset a 2.0.1 station boots with reason RemoteReset",
-)
 @only201
 async def test_after_a_reset_a_201_station_boots_with_reason_remote_reset(start, csms):
     await start()
@@ -1260,12 +1219,6 @@ async def test_get_report_for_one_component_201(start, csms):
     assert unknown.status == "EmptyResultSet"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator/v201.py on_get_report filters componentVariable by component name only "
-    "and ignores the variable: asking for one variable reports the whole component",
-)
 @only201
 async def test_get_report_for_one_variable_201(start, csms):
     await start()
@@ -1376,13 +1329,6 @@ async def test_a_charging_profile_limits_the_power(start, csms):
     assert (await csms.call(clear_profile(v, 10))).status == "Unknown"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator/charging.py keeps only the limit in W; v201.py/v16.py "
-    "on_get_composite_schedule convert back to A assuming 3 phases, so a 16 A single-phase "
-    "profile reads as 5.3 A",
-)
 @only201
 async def test_the_composite_schedule_of_a_single_phase_profile_in_amps(start, csms):
     station = await start(meter_interval=30)
@@ -1396,12 +1342,6 @@ async def test_the_composite_schedule_of_a_single_phase_profile_in_amps(start, c
     assert float(period["limit"]) == 16.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="emulator v16.py/v201.py on_set_charging_profile accept a TxProfile whose "
-    "transaction does not run on the connector; both versions require the station to refuse it",
-)
 async def test_a_tx_profile_without_a_transaction_is_rejected(csms, station):
     transaction_id = 4242 if csms.version == "1.6" else "no-such-transaction"
     answer = await csms.call(set_profile(csms.version, 1, tx_profile(csms.version, transaction_id)))
