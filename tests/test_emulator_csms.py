@@ -268,3 +268,44 @@ def test_emulate_once_with_a_wrong_password_is_refused(live_daphne):
     assert "BootNotification" not in refused.stdout
     accepted = emulate_once(live_daphne, "EMU_GUARDED", "--password", password)
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_duplicated_and_reordered_messages_are_stored_exactly_once(live_daphne, version):
+    """Fault injection: every transaction message sent twice, meter messages swapped in pairs.
+    The CSMS must store each transaction, event and sample once, with the right energy."""
+    identity = f"EMU_FAULTS_{version.replace('.', '')}"
+    await register(identity)
+    await allow(TAG)
+    async with emulated(
+        live_daphne.url, identity, version, duplicate_messages=True, out_of_order=True
+    ) as station:
+        start_wh = station.connectors[1].meter_wh
+        assert await station.session(1, TAG, 0.6)
+        await asyncio.wait_for(station.outbox_drained(), TIMEOUT)
+        stop_wh = station.connectors[1].meter_wh
+    transactional = {"StartTransaction", "MeterValues", "StopTransaction", "TransactionEvent"}
+    sent = [a for a, _ in station.sent if a in transactional]
+    assert len(sent) >= 8 and len(sent) % 2 == 0  # every one of them went out twice
+
+    tx, samples = await stored(identity)  # .get(): exactly one transaction
+    # A resend is the same message: counted once, every sample in it must be stored once.
+    station.sent = list({json.dumps(m, sort_keys=True): m for m in station.sent}.values())
+    assert samples == sent_samples(station)
+    assert not tx.is_active and tx.energy_wh == pytest.approx(stop_wh - start_wh, abs=1)
+    if version == "2.0.1":
+        events = await database_sync_to_async(
+            lambda: list(tx.events.values_list("seq_no", flat=True))
+        )()
+        assert sorted(events) == list(range(len(events)))  # each seqNo applied once, no gap
+
+
+async def test_a_skewed_station_clock_shows_in_the_stored_times(live_daphne):
+    await register("EMU_SKEW")
+    await allow(TAG)
+    async with emulated(live_daphne.url, "EMU_SKEW", "2.0.1", clock_skew_seconds=3600) as station:
+        assert await station.session(1, TAG, 0.2)
+        await asyncio.wait_for(station.outbox_drained(), TIMEOUT)
+    tx, _ = await stored("EMU_SKEW")
+    skew = (tx.started_at - tx.created_at).total_seconds()
+    assert 3590 < skew < 3610
