@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -7,6 +8,9 @@ admin.site.site_title = "CSMS"
 admin.site.index_title = "Charging network"
 
 urlpatterns = [
+    path("", include("dashboard.urls")),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/", include("csms_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -39,22 +39,25 @@ CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4000
 
 
-class StationConsumer(AsyncWebsocketConsumer):
+class LeanDispatch:
+    """Channels (4.2+) hops to the shared database thread before every event to close stale
+    connections. Consumers whose database calls all go through `in_db_thread` (which does that
+    itself) skip the hop: it would only add latency to every frame and funnel every socket's
+    events through one thread."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+
+class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     identity: str = ""
     session_number: int = 0
     session: StationSession | None = None
     rpc: RpcEndpoint | None = None
     commands: set[asyncio.Task] | None = None
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels (4.2+) hops to the shared database thread before every event to close stale
-        connections. Here every database call already goes through `in_db_thread`, which does that
-        itself, so the hop would only add latency to every frame and funnel every station's frames
-        through one thread."""
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"No handler for message type {message['type']}")
-        await handler(message)
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         kwargs = self.scope["url_route"]["kwargs"]

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("summary.json", views.summary, name="summary"),
+    path("stations/", views.station_list, name="stations"),
+    path("stations/<str:station_id>/", views.station_detail, name="station"),
+    path(
+        "stations/<str:station_id>/actions/<slug:action>/",
+        views.station_action,
+        name="station-action",
+    ),
+    path("transactions/", views.transaction_list, name="transactions"),
+    path("reservations/", views.reservation_list, name="reservations"),
+]
