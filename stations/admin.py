@@ -9,12 +9,18 @@ string a station sends is untrusted input: it is rendered through Django's autoe
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from dashboard.actions import command_for
+from stations.commands import CommandRefused, CommandResult, Outcome, send_command
 from stations.models import (
     Connector,
     IdToken,
@@ -28,6 +34,8 @@ from stations.models import (
 from stations.passwords import ALGORITHM, make_station_password, validate_station_password
 
 FRAME_PREVIEW_CHARS = 120
+# Answers that mean "done" or "will do"; anything else (Rejected, NotImplemented…) is a warning.
+GOOD_ANSWERS = {"Accepted", "Scheduled"}
 
 
 class ReadOnlyAdminMixin:
@@ -173,6 +181,13 @@ class StationAdmin(admin.ModelAdmin):
         ("Security", {"fields": SECURITY_FIELDS}),
     ]
     inlines = [ConnectorInline]
+    actions = [
+        "reset_stations",
+        "hard_reset_stations",
+        "make_stations_available",
+        "make_stations_unavailable",
+        "trigger_status",
+    ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Station | None = None) -> list[str]:
         """The identity is the primary key: editing it would silently create a second station
@@ -202,6 +217,92 @@ class StationAdmin(admin.ModelAdmin):
         if algorithm != ALGORITHM or not rest:
             return "Set, in an unknown format (the station cannot log in; set a new password)"
         return f"Set (salted {algorithm})"
+
+    # Commands to the selected stations. They go through `send_command`, like the REST API and the
+    # dashboard, so they are recorded (source "admin") and refused the same way.
+
+    @admin.action(permissions=["change"], description="Reset (soft) selected stations")
+    def reset_stations(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._send_to_stations(request, queryset, "reset", {"type": "soft"})
+
+    @admin.action(permissions=["change"], description="Reset (hard) selected stations")
+    def hard_reset_stations(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._send_to_stations(request, queryset, "reset", {"type": "hard"})
+
+    @admin.action(permissions=["change"], description="Make selected stations available")
+    def make_stations_available(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._send_to_stations(
+            request, queryset, "availability", {"state": "operative", "evse_id": "0"}
+        )
+
+    @admin.action(permissions=["change"], description="Make selected stations unavailable")
+    def make_stations_unavailable(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._send_to_stations(
+            request, queryset, "availability", {"state": "inoperative", "evse_id": "0"}
+        )
+
+    @admin.action(
+        permissions=["change"], description="Trigger a status report (StatusNotification)"
+    )
+    def trigger_status(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+        self._send_to_stations(request, queryset, "trigger", {"message": "StatusNotification"})
+
+    def _send_to_stations(
+        self, request: HttpRequest, queryset: QuerySet[Station], button: str, form: dict[str, str]
+    ) -> None:
+        """Send one dashboard button's command to every selected station at once, then report
+        each station's outcome as its own message.
+
+        The stations are independent, so the commands run concurrently: the page waits for the
+        slowest station (at most the call timeout), not for the sum of them.
+        """
+        commands = [
+            (station_id, *command_for(button, protocol or "2.0.1", form))
+            for station_id, protocol in queryset.order_by("pk").values_list("pk", "protocol")
+        ]
+
+        async def send(
+            station_id: str, action: str, payload: dict
+        ) -> CommandResult | CommandRefused:
+            try:
+                return await send_command(
+                    station_id, action, payload, requested_by=request.user, source="admin"
+                )
+            except CommandRefused as refused:
+                return refused
+
+        async def send_all() -> list[CommandResult | CommandRefused]:
+            return await asyncio.gather(*(send(*command) for command in commands))
+
+        results = async_to_sync(send_all)()
+        for (station_id, action, _), result in zip(commands, results, strict=True):
+            # Plain strings: message_user escapes them, and the answers are station-supplied text.
+            self.message_user(request, *_report(station_id, action, result))
+
+
+def _report(
+    station_id: str, action: str, result: CommandResult | CommandRefused
+) -> tuple[str, int]:
+    """(message, level) for one station's outcome."""
+    if isinstance(result, CommandRefused):
+        return f"{station_id}: {action} not sent: {result.message}", messages.ERROR
+    if result.outcome == Outcome.ANSWERED:
+        answer = result.payload or {}
+        level = messages.SUCCESS if answer.get("status") in GOOD_ANSWERS else messages.WARNING
+        return f"{station_id} answered {action}: {json.dumps(answer)}", level
+    if result.outcome == Outcome.NOT_CONNECTED:
+        return f"{station_id} is not connected", messages.WARNING
+    if result.outcome == Outcome.TIMEOUT:
+        return f"{station_id} did not answer {action} in time", messages.ERROR
+    if result.outcome == Outcome.CALL_ERROR:
+        return (
+            f"{station_id} refused {action}: {result.error_code} {result.description}".rstrip(),
+            messages.ERROR,
+        )
+    return (
+        f"{station_id} answered {action} with an invalid payload: {json.dumps(result.payload)}",
+        messages.ERROR,
+    )
 
 
 # --- Transactions -------------------------------------------------------------------------------
