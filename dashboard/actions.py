@@ -16,7 +16,7 @@ class ActionError(ValueError):
     """The form is incomplete or the action does not exist."""
 
 
-def _int(form: dict[str, Any], name: str, default: int | None = None) -> int:
+def form_int(form: dict[str, Any], name: str, default: int | None = None) -> int:
     raw = form.get(name)
     if raw in (None, ""):
         if default is None:
@@ -44,13 +44,13 @@ def command_for(action: str, protocol: str, form: dict[str, Any]) -> tuple[str, 
             "type": "Immediate" if hard else "OnIdle"
         }
     if action == "unlock":
-        evse = _int(form, "evse_id", 1)
+        evse = form_int(form, "evse_id", 1)
         return "UnlockConnector", {"connectorId": evse} if v16 else {
             "evseId": evse,
             "connectorId": 1,
         }
     if action == "remote-start":
-        token, evse = _text(form, "id_token"), _int(form, "evse_id", 1)
+        token, evse = _text(form, "id_token"), form_int(form, "evse_id", 1)
         if v16:
             return "RemoteStartTransaction", {"idTag": token, "connectorId": evse}
         return "RequestStartTransaction", {
@@ -61,11 +61,11 @@ def command_for(action: str, protocol: str, form: dict[str, Any]) -> tuple[str, 
     if action == "remote-stop":
         transaction_id = _text(form, "transaction_id")
         if v16:
-            return "RemoteStopTransaction", {"transactionId": _int(form, "transaction_id")}
+            return "RemoteStopTransaction", {"transactionId": form_int(form, "transaction_id")}
         return "RequestStopTransaction", {"transactionId": transaction_id}
     if action == "availability":
         operative = form.get("state", "operative") == "operative"
-        evse = _int(form, "evse_id", 0)
+        evse = form_int(form, "evse_id", 0)
         if v16:
             return "ChangeAvailability", {
                 "connectorId": evse,
@@ -81,12 +81,12 @@ def command_for(action: str, protocol: str, form: dict[str, Any]) -> tuple[str, 
 
 
 def reservation_request(form: dict[str, Any]) -> dict[str, Any]:
-    minutes = _int(form, "minutes", 15)
+    minutes = form_int(form, "minutes", 15)
     if not 1 <= minutes <= 24 * 60:
         raise ActionError("minutes must be between 1 and 1440")
     evse = form.get("evse_id")
     return {
-        "evse_id": _int(form, "evse_id") if evse not in (None, "") else None,
+        "evse_id": form_int(form, "evse_id") if evse not in (None, "") else None,
         "id_token": _text(form, "id_token"),
         "expires_at": utcnow() + timedelta(minutes=minutes),
     }

@@ -44,9 +44,10 @@ def filter_stations(queryset: QuerySet[Station], *, q: str, state: str) -> Query
 def summary() -> dict[str, Any]:
     """The network at a glance."""
     start_of_day = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    # distinct: the faulted count joins connectors, which repeats each station per connector.
     stations = Station.objects.aggregate(
-        total=Count("pk"),
-        connected=Count("pk", filter=Q(connected=True)),
+        total=Count("pk", distinct=True),
+        connected=Count("pk", filter=Q(connected=True), distinct=True),
         faulted=Count(
             "pk", filter=Q(status=FAULTED) | Q(connectors__status=FAULTED), distinct=True
         ),

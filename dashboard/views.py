@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from dashboard import queries
-from dashboard.actions import ActionError, command_for, reservation_request
+from dashboard.actions import ActionError, command_for, form_int, reservation_request
 from reservations import services as reservation_services
 from reservations.models import Reservation
 from stations.commands import CommandRefused, CommandResult, Outcome, send_command
@@ -121,7 +121,12 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/transactions.html",
-        {"page": _page(request, transactions), "station": station, "active": active, "nav": "transactions"},
+        {
+            "page": _page(request, transactions),
+            "station": station,
+            "active": active,
+            "nav": "transactions",
+        },
     )
 
 
@@ -181,7 +186,7 @@ def station_action(request: HttpRequest, station_id: str, action: str) -> JsonRe
             return _answer(result.command, station.pk, f"ReserveNow #{result.reservation.pk}")
         if action == "cancel-reservation":
             reservation = get_object_or_404(
-                Reservation, pk=form.get("reservation_id"), station=station
+                Reservation, pk=form_int(form, "reservation_id"), station=station
             )
             result = async_to_sync(reservation_services.cancel)(reservation, user=request.user)
             return _answer(result.command, station.pk, f"CancelReservation #{reservation.pk}")
@@ -192,5 +197,8 @@ def station_action(request: HttpRequest, station_id: str, action: str) -> JsonRe
         return _answer(result, station.pk, ocpp_action)
     except (ActionError, CommandRefused) as error:
         return JsonResponse({"ok": False, "outcome": "refused", "message": str(error)}, status=400)
-    except (reservation_services.NothingAvailable, reservation_services.ReservationConflict) as error:
+    except (
+        reservation_services.NothingAvailable,
+        reservation_services.ReservationConflict,
+    ) as error:
         return JsonResponse({"ok": False, "outcome": "refused", "message": str(error)}, status=409)

@@ -53,8 +53,8 @@ class ReservationResult:
 # --- reacting to stations ---------------------------------------------------------------------------
 
 
-def announce(reservation_id: int, station_id: str, status: str) -> None:
-    publish("reservation", id=reservation_id, station=station_id, status=status)
+def announce(reservation_id: int, station_id: str, status: str, **details: object) -> None:
+    publish("reservation", id=reservation_id, station=station_id, status=status, **details)
 
 
 def reservation_use(station_id: str, reservation_id: int, transaction_id: int) -> bool:
@@ -203,7 +203,14 @@ def reservation_claim(
                 claimed = Reservation.objects.create(
                     user=user if _is_user(user) else None, **fields
                 )
-            announce(claimed.pk, candidate, claimed.status)
+            announce(
+                claimed.pk,
+                candidate,
+                claimed.status,
+                evse_id=claimed.evse_id,
+                id_token=claimed.id_token,
+                expires_at=claimed.expires_at.isoformat(),
+            )
             return claimed
     where = f" at {station_id}" if station_id else ""
     raise NothingAvailable(f"No charging station with an available connector{where}.")

@@ -21,7 +21,7 @@ class MeterChart {
 
   render() {
     const ns = "http://www.w3.org/2000/svg";
-    const [width, height, pad] = [640, 220, 36];
+    const [width, height, pad] = [960, 260, 44];
     this.svg.replaceChildren();
     const el = (name, attrs, text) => {
       const node = document.createElementNS(ns, name);
@@ -50,7 +50,7 @@ class MeterChart {
     });
     const [lt, lv] = this.points[this.points.length - 1];
     el("circle", { cx: x(lt), cy: y(lv), r: 3, class: "series-dot" });
-    el("text", { x: Math.min(x(lt) + 6, width - 60), y: y(lv) - 6, class: "tick" }, `${lv.toFixed(3)} kWh`);
+    el("text", { x: x(lt) - 6, y: Math.max(y(lv) - 8, 14), class: "tick", "text-anchor": "end" }, `${lv.toFixed(3)} kWh`);
     this.svg.dataset.points = String(this.points.length);
   }
 }

@@ -112,6 +112,11 @@ const handlers = {
       tr.dataset.reservation = e.id;
       tr.innerHTML = '<td></td><td></td><td></td><td></td><td data-field="status"></td><td></td>';
       tr.cells[0].textContent = e.id;
+      tr.cells[1].textContent = e.evse_id ?? "any";
+      tr.cells[2].textContent = e.id_token ?? "";
+      if (e.expires_at) {
+        tr.cells[3].textContent = new Date(e.expires_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      }
       setReservationStatus(tr.cells[4], e.status);
       $("#reservation-table tbody").prepend(tr);
     }
