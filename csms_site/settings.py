@@ -146,6 +146,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Production serves the collected, compressed files (the Dockerfile runs collectstatic); during
+# development WhiteNoise finds them in the apps, so any ASGI server serves them too.
+WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -27,6 +27,10 @@ STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Real servers started by tests serve the dashboard's static files over plain HTTP.
+WHITENOISE_USE_FINDERS = True
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # user logins only: fast tests
 OCPP_MESSAGE_LOG_FLUSH_SECONDS = 0.05
 OCPP_PRESENCE_FLUSH_SECONDS = 0.05
