@@ -10,6 +10,11 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csms_site.settings")
+
+from csms_site.tracing import configure_tracing
+
+# Before Django builds its middleware: the Django instrumentation adds its own.
+configure_tracing("csms")
 django_asgi_app = get_asgi_application()
 
 from django.conf import settings  # noqa: E402

@@ -30,10 +30,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import websockets
+from opentelemetry.trace import SpanKind
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from emulator.device import Device
-from ocppj import CallErrorReceived, RpcEndpoint
+from ocppj import CallErrorReceived, RpcEndpoint, telemetry
 from ocppj.errors import InvalidResponse
 
 logger = logging.getLogger("emulator")
@@ -192,9 +193,10 @@ class EmulatedStation:
         attempt = 0
         while not self._stop.is_set():
             try:
-                async with self._connect() as ws:
-                    attempt = 0
-                    await self._session(ws)
+                with self._connection_span():
+                    async with self._connect() as ws:
+                        attempt = 0
+                        await self._session(ws)
             except (OSError, InvalidHandshake, TimeoutError, websockets.ConnectionClosed) as error:
                 logger.info("%s: connection failed: %s", self.identity, _describe(error))
             if self._stop.is_set() or not self.options.reconnect:
@@ -207,8 +209,25 @@ class EmulatedStation:
                 async with asyncio.timeout(delay):
                     await self._stop.wait()
 
+    def _connection_span(self):
+        """One span per WebSocket connection: the parent of every message on it, on both sides
+        (its traceparent travels in the handshake headers)."""
+        return telemetry.tracer.start_as_current_span(
+            "ocpp.station.connection",
+            kind=SpanKind.CLIENT,
+            attributes={
+                "ocpp.station_id": self.identity,
+                "ocpp.protocol": self.options.protocol,
+                "server.address": self.options.url,
+            },
+        )
+
     async def boot_once(self) -> dict[str, Any]:
         """Connect, send one BootNotification, return the answer, disconnect (`emulate --once`)."""
+        with self._connection_span():
+            return await self._boot_once()
+
+    async def _boot_once(self) -> dict[str, Any]:
         async with self._connect() as ws:
             self.rpc = RpcEndpoint(
                 version=self.options.protocol,
@@ -238,6 +257,7 @@ class EmulatedStation:
         if password:
             token = base64.b64encode(f"{self.identity}:{password}".encode()).decode()
             headers["Authorization"] = f"Basic {token}"
+        telemetry.inject(headers)  # traceparent of the connection span, when tracing
         url = self.options.url.rstrip("/") + "/" + self.identity
         tls = {"ssl": self.options.ssl_context} if self.options.ssl_context else {}
         return websockets.connect(

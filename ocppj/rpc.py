@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -23,8 +24,10 @@ from typing import Any
 from ocpp.routing import create_route_map
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201.enums import Action as Action201
+from opentelemetry.context import Context
+from opentelemetry.trace import SpanKind, StatusCode
 
-from ocppj import frames, schemas
+from ocppj import frames, schemas, telemetry
 from ocppj.casing import to_camel, to_snake
 from ocppj.errors import CallErrorReceived, ErrorCode, InvalidResponse, OcppError
 
@@ -54,9 +57,13 @@ class RpcEndpoint:
         guard: CallGuard | None = None,
         observer: FrameObserver | None = None,
         name: str = "",
+        trace_context: Context | None = None,
     ):
         self.version = version
         self.name = name
+        # Spans of this connection hang under the peer's (from the handshake) when it sent one.
+        self.trace_context = trace_context
+        self._traced = telemetry.enabled()
         self.call_timeout = call_timeout
         self._handler = handler
         self._routes = create_route_map(handler)
@@ -109,6 +116,38 @@ class RpcEndpoint:
             calls_logger.info(
                 "%s: parsed CALL action=%s uid=%s", self.name, call.action, call.unique_id
             )
+        if not self._traced:
+            await self._respond(call)
+            return
+        started = time.perf_counter()
+        with telemetry.tracer.start_as_current_span(
+            f"ocpp {call.action}",
+            context=self.trace_context,
+            kind=SpanKind.SERVER,
+            attributes=self._attributes(call.action, call.unique_id),
+        ) as span:
+            result = await self._respond(call)
+            span.set_attribute("ocpp.result", result)
+            if result != "CALLRESULT":
+                span.set_status(StatusCode.ERROR, result)
+        attributes = {
+            "ocpp.action": call.action,
+            "ocpp.protocol": self.version,
+            "ocpp.result": result,
+        }
+        telemetry.messages.add(1, attributes)
+        telemetry.handling_ms.record((time.perf_counter() - started) * 1000, attributes)
+
+    def _attributes(self, action: str, unique_id: str) -> dict[str, str]:
+        return {
+            "ocpp.action": action,
+            "ocpp.message_id": unique_id,
+            "ocpp.station_id": self.name,
+            "ocpp.protocol": self.version,
+        }
+
+    async def _respond(self, call: frames.Call) -> str:
+        """Answer one CALL; returns "CALLRESULT" or the error code sent."""
         try:
             payload = await self._dispatch(call)
         except OcppError as error:
@@ -116,7 +155,7 @@ class RpcEndpoint:
                 call.unique_id, error.code, error.description, error.details, self.version
             )
             await self._write(text, frames.CALLERROR, call.unique_id, call.action)
-            return
+            return error.code.wire(self.version)
         except Exception:
             logger.exception("%s: handler for %s failed", self.name, call.action)
             text = frames.encode_error(
@@ -127,10 +166,11 @@ class RpcEndpoint:
                 self.version,
             )
             await self._write(text, frames.CALLERROR, call.unique_id, call.action)
-            return
+            return ErrorCode.INTERNAL_ERROR.value
         text = frames.encode_result(call.unique_id, payload)
         await self._write(text, frames.CALLRESULT, call.unique_id, call.action)
         self._run_after_hook(call)
+        return "CALLRESULT"
 
     async def _dispatch(self, call: frames.Call) -> dict[str, Any]:
         route = self._routes.get(call.action)
@@ -187,6 +227,32 @@ class RpcEndpoint:
         response schema, and TimeoutError when no answer arrives in time.
         """
         schemas.validate(self.version, action, schemas.REQUEST, payload)
+        if not self._traced:
+            return await self._call(action, payload, timeout)
+        with telemetry.tracer.start_as_current_span(
+            f"ocpp.call {action}", kind=SpanKind.CLIENT, attributes=self._attributes(action, "")
+        ) as span:
+            outcome = "answered"
+            try:
+                return await self._call(action, payload, timeout)
+            except CallErrorReceived as error:
+                outcome = error.code
+                raise
+            except (TimeoutError, InvalidResponse, ConnectionError) as error:
+                outcome = type(error).__name__
+                raise
+            finally:
+                span.set_attribute("ocpp.outcome", outcome)
+                if outcome != "answered":
+                    span.set_status(StatusCode.ERROR, outcome)
+                telemetry.calls.add(
+                    1,
+                    {"ocpp.action": action, "ocpp.protocol": self.version, "ocpp.outcome": outcome},
+                )
+
+    async def _call(
+        self, action: str, payload: dict[str, Any], timeout: float | None
+    ) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         async with self._call_lock:
             unique_id = str(uuid.uuid4())

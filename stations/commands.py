@@ -16,8 +16,9 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from opentelemetry.trace import SpanKind
 
-from ocppj import OcppError, schemas
+from ocppj import OcppError, schemas, telemetry
 from stations.db import in_db_thread
 from stations.models import Command, Station
 
@@ -142,11 +143,19 @@ async def send_command(
     lacks or an invalid payload.
     """
     started = time.monotonic()
-    live = await in_db_thread(_live_socket)(station_id)
-    if live is None:
-        result = CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
-    else:
-        result = await _send(live, action, payload, timeout, started)
+    with telemetry.tracer.start_as_current_span(
+        f"ocpp.command {action}",
+        kind=SpanKind.PRODUCER,
+        attributes={"ocpp.action": action, "ocpp.station_id": station_id, "ocpp.source": source},
+    ) as span:
+        live = await in_db_thread(_live_socket)(station_id)
+        if live is None:
+            result = CommandResult(
+                Outcome.NOT_CONNECTED, description=f"{station_id} is not connected"
+            )
+        else:
+            result = await _send(live, action, payload, timeout, started)
+        span.set_attribute("ocpp.outcome", result.outcome)
     await in_db_thread(_record)(station_id, action, payload, result, requested_by, source)
     return result
 
@@ -195,6 +204,7 @@ async def _send(
             "payload": payload,
             "reply_to": reply_to,
             "timeout": wait,
+            "trace": telemetry.inject({}),
         },
     )
     try:

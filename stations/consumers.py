@@ -19,8 +19,10 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from opentelemetry import context as otel_context
+from opentelemetry.trace import SpanKind
 
-from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames
+from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
 from stations import handshake
 from stations.commands import Outcome
@@ -106,6 +108,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             guard=self.session.guard,
             observer=self._observe,
             name=identity,
+            trace_context=telemetry.context_from_headers(handshake.text_headers(self.scope)),
         )
         await self.accept(subprotocol)
         await self.channel_layer.group_send(
@@ -170,6 +173,24 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
 
     async def _run_command(self, event: dict[str, Any]) -> None:
         action, payload = event["action"], event["payload"]
+        if self.rpc is not None and "trace" in event:
+            # One trace from the REST request, through the channel layer, to the station.
+            parent = telemetry.propagate.extract(event["trace"])
+            token = otel_context.attach(parent)
+            try:
+                with telemetry.tracer.start_as_current_span(
+                    f"ocpp.command.deliver {action}", kind=SpanKind.CONSUMER
+                ):
+                    reply = await self._command_reply(action, payload, event)
+            finally:
+                otel_context.detach(token)
+        else:
+            reply = await self._command_reply(action, payload, event)
+        await self.channel_layer.send(event["reply_to"], reply)
+
+    async def _command_reply(
+        self, action: str, payload: dict[str, Any], event: dict[str, Any]
+    ) -> dict[str, Any]:
         reply: dict[str, Any]
         if self.rpc is None:
             reply = {"outcome": Outcome.NOT_CONNECTED, "description": "Socket is not open"}
@@ -201,7 +222,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
                 reply = {"outcome": Outcome.TIMEOUT, "description": "The station did not answer"}
             except ConnectionError:
                 reply = {"outcome": Outcome.NOT_CONNECTED, "description": "The station went away"}
-        await self.channel_layer.send(event["reply_to"], reply)
+        return reply
 
     def _note_trigger(self, action: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
         """A station the CSMS asked for a message may send it even before it is accepted."""

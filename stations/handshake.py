@@ -30,6 +30,11 @@ def header(scope: dict[str, Any], name: bytes) -> bytes | None:
     return None
 
 
+def text_headers(scope: dict[str, Any]) -> dict[str, str]:
+    """The handshake headers as text, lower-case names (what OpenTelemetry's propagator reads)."""
+    return {k.decode("latin1").lower(): v.decode("latin1") for k, v in scope.get("headers", ())}
+
+
 def client_address(scope: dict[str, Any]) -> str:
     client = scope.get("client")
     return str(client[0]) if client else ""

@@ -102,6 +102,9 @@ class Command(BaseCommand):
             sessions = [parse_session(s) for s in options["session"]]
         except ValueError as error:
             raise CommandError(str(error)) from None
+        from csms_site.tracing import configure_tracing
+
+        configure_tracing("csms-emulator", django=False)
         verbosity = options["verbosity"]
         self._configure_logging(
             payload=options["log_payload"] or verbosity >= 3,
