@@ -242,6 +242,7 @@ class EmulatedStation:
                 return await self.rpc.call("BootNotification", self.protocol.boot_payload())
             finally:
                 reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
                 self.rpc = None
 
     def backoff(self, attempt: int) -> float:
@@ -305,15 +306,16 @@ class EmulatedStation:
             logger.info("%s: disconnected", self.identity)
 
     async def _read(self, ws: Any) -> None:
+        rpc = self.rpc  # this socket's endpoint, even after the session has let it go
         try:
             with contextlib.suppress(websockets.ConnectionClosed):
                 async for text in ws:
                     self.stats.received += 1
-                    await self.rpc.receive(text)
+                    await rpc.receive(text)
         finally:
             # Whatever waits for an answer on this socket will not get one: fail it now, not
             # after call_timeout, so the session ends and the station reconnects at once.
-            self.rpc.cancel_pending()
+            rpc.cancel_pending()
 
     async def _boot(self, reader: asyncio.Task) -> bool:
         """BootNotification until Accepted; while Pending or Rejected, wait the interval given."""
