@@ -1,5 +1,6 @@
-# The CSMS image: Django + Channels served by uvicorn. Configuration comes from the environment
-# (see README "Settings"); docker-compose.yml runs it with PostgreSQL and Redis.
+# The CSMS image: Django + Channels served by uvicorn; also runs `manage.py emulate` (the emulator
+# service of docker-compose.yml). Configuration comes from the environment (README, "Settings");
+# docker-compose.yml runs it behind nginx with PostgreSQL, Redis and Jaeger.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -9,21 +10,25 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so that a code change does not reinstall them. uvicorn is the production
-# ASGI server (it can refuse a handshake with 401/404; daphne only with 403).
-COPY pyproject.toml README.md ./
+# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them
+# (uvicorn[standard] is one: the production ASGI server, which can refuse a handshake with 401/404).
+# The code then runs from /app, as `manage.py` expects.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+COPY manage.py ./
 COPY csms_site ./csms_site
 COPY ocppj ./ocppj
 COPY stations ./stations
 COPY reservations ./reservations
 COPY emulator ./emulator
-RUN pip install . "uvicorn[standard]>=0.30"
-
-COPY manage.py ./
+COPY dashboard ./dashboard
 COPY templates ./templates
 
-# Static files for the admin, served by WhiteNoise. Build-time settings only: nothing here is used
-# at run time.
+# Static files (admin, dashboard, API docs), served by WhiteNoise. Build-time settings only: nothing
+# here is used at run time.
 RUN SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --no-input
 
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin csms
@@ -31,5 +36,10 @@ USER csms
 
 EXPOSE 8000
 
+# GET /health/ (database and channel layer) must answer 200. The emulator service turns it off.
+HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
+    CMD ["python", "-m", "csms_site.health", "http://127.0.0.1:8000/health/"]
+
 # --ws-max-size: refuse frames above OCPP_MAX_FRAME_BYTES (default 65536) in the transport.
-CMD ["uvicorn", "csms_site.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--ws-max-size", "65536"]
+# docker-compose.yml adds the proxy options and the number of workers (CSMS_WORKERS).
+CMD ["uvicorn", "csms_site.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--ws-max-size", "65536", "--lifespan", "off"]

@@ -237,16 +237,24 @@ OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
 
 # --- Logging ------------------------------------------------------------------------------------
 # Every raw frame is logged on `csms.frames` at INFO when OCPP_LOG_FRAMES is on (default: with DEBUG).
+# LOG_FORMAT=json: one JSON object per line (csms_site/logging.py), for log shippers; `plain` is
+# for people. uvicorn's own lines (server start, access log) go through the same handler.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
 OCPP_LOG_FRAMES = env_bool("OCPP_LOG_FRAMES", DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s - %(message)s"},
+        "json": {"()": "csms_site.logging.JsonFormatter"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
@@ -264,5 +272,8 @@ LOGGING = {
         },
         "django": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "daphne": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        # No level: uvicorn's --log-level (and --no-access-log) still decide what it logs.
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }

@@ -5,6 +5,7 @@
   API stays a no-op, nothing is exported and no export errors are printed.
 - OTEL_SERVICE_NAME names the service (defaults `csms` and `csms-emulator`).
 - OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG choose the sampler (read by the SDK itself).
+- OTEL_METRICS_EXPORTER=none keeps metrics local (Jaeger accepts traces only).
 """
 
 from __future__ import annotations
@@ -43,11 +44,13 @@ def configure_tracing(default_service: str, *, django: bool = True) -> bool:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
-    metrics.set_meter_provider(
-        MeterProvider(
-            resource=resource, metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())]
+    if os.environ.get("OTEL_METRICS_EXPORTER", "otlp").lower() != "none":
+        metrics.set_meter_provider(
+            MeterProvider(
+                resource=resource,
+                metric_readers=[PeriodicExportingMetricReader(OTLPMetricExporter())],
+            )
         )
-    )
     if django:
         instrument_django()
     _configured = True

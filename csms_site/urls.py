@@ -3,11 +3,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from csms_site.health import health
+
 admin.site.site_header = "CSMS administration"
 admin.site.site_title = "CSMS"
 admin.site.index_title = "Charging network"
 
 urlpatterns = [
+    path("health/", health, name="health"),
     path("", include("dashboard.urls")),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
