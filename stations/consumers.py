@@ -57,11 +57,22 @@ class LeanDispatch:
 class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     identity: str = ""
     session_number: int = 0
+    trace_context: Any = None
     session: StationSession | None = None
     rpc: RpcEndpoint | None = None
     commands: set[asyncio.Task] | None = None
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
+        # The station's trace context (handshake headers) parents everything on this socket.
+        self.trace_context = telemetry.context_from_headers(handshake.text_headers(self.scope))
+        with telemetry.tracer.start_as_current_span(
+            "ocpp.connect", context=self.trace_context, kind=SpanKind.SERVER
+        ) as span:
+            await self._connect(message)
+            span.set_attribute("ocpp.station_id", self.identity or "")
+            span.set_attribute("ocpp.admitted", self.rpc is not None)
+
+    async def _connect(self, message: dict[str, Any]) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
         identity = kwargs["station_id"]
         address = handshake.client_address(self.scope)
@@ -108,7 +119,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             guard=self.session.guard,
             observer=self._observe,
             name=identity,
-            trace_context=telemetry.context_from_headers(handshake.text_headers(self.scope)),
+            trace_context=self.trace_context,
         )
         await self.accept(subprotocol)
         await self.channel_layer.group_send(
@@ -152,7 +163,10 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         for task in self.commands or ():
             task.cancel()
         await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
-        await in_db_thread(station_release)(self.identity, self.session_number)
+        with telemetry.tracer.start_as_current_span(
+            "ocpp.disconnect", context=self.trace_context, kind=SpanKind.SERVER
+        ):
+            await in_db_thread(station_release)(self.identity, self.session_number)
         logger.info("Client disconnected: %s (code %s)", self.identity, code)
 
     # --- channel-layer events -------------------------------------------------------------------
