@@ -1,0 +1,134 @@
+"""A regression guard that is not a timing: the database queries each kind of message costs.
+
+Every incoming message is handled with at most one trip to the database thread; what happens there
+is counted here. A change that adds a query per frame fails this test. Heartbeat costs none: it is
+answered without the database (presence is written in batches).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from stations.models import Connector, IdToken, Station, Transaction
+from stations.ocpp.v16 import StationSession16
+from stations.ocpp.v201 import StationSession201
+from stations.services.authorization import authorize
+from stations.services.boot import BootInfo, station_boot
+from stations.services.status import record_connector_status
+from stations.services.transactions import (
+    meter_values_16,
+    transaction_event_201,
+    transaction_start_16,
+    transaction_stop_16,
+)
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def samples(n: int, version: str) -> list[dict]:
+    """One meter value with `n` sampled values, snake_case as handlers receive them."""
+    if version == "1.6":
+        values = [
+            {"value": str(1000 + i), "measurand": "Energy.Active.Import.Register", "phase": f"L{i}"}
+            for i in range(n)
+        ]
+    else:
+        values = [
+            {"value": 1000 + i, "measurand": "Energy.Active.Import.Register", "phase": f"L{i}"}
+            for i in range(n)
+        ]
+    return [{"timestamp": "2026-01-01T00:05:00Z", "sampled_value": values}]
+
+
+@contextlib.contextmanager
+def statements(at_most: int):
+    """Count the SQL statements that do work (savepoints belong to the test's own transaction)."""
+    with CaptureQueriesContext(connection) as captured:
+        yield
+    done = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(done) <= at_most, f"{len(done)} statements, budget {at_most}:\n" + "\n".join(done)
+
+
+@pytest.fixture
+def station():
+    Station.objects.create(id="CP_Q", registration_status="Accepted", boot_status="Accepted")
+    Connector.objects.create(station_id="CP_Q", evse_id=1, status="Available")
+    IdToken.objects.create(token="TAG")
+
+
+def test_heartbeat_does_not_touch_the_database(station):
+    for session in (
+        StationSession16("CP_Q", accepted=True),
+        StationSession201("CP_Q", accepted=True),
+    ):
+        with statements(0):
+            assert session.on_heartbeat().current_time
+
+
+def test_boot_costs_two_queries(station):
+    with statements(2):
+        station_boot("CP_Q", BootInfo(vendor="V", model="M"))
+
+
+def test_a_status_change_of_a_known_connector_costs_one_query(station):
+    with statements(1):
+        record_connector_status("CP_Q", evse_id=1, connector_id=1, status="Charging")
+
+
+def test_authorize_costs_one_query(station):
+    with statements(1):
+        authorize("TAG")
+
+
+def test_a_16_start_costs_at_most_four_queries(station):
+    with statements(4):
+        transaction_start_16("CP_Q", connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
+
+
+@pytest.mark.parametrize("n", [1, 10])
+def test_16_meter_values_cost_the_same_whatever_the_number_of_samples(station, n):
+    tx = transaction_start_16("CP_Q", connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
+    with statements(3):  # the transaction, one INSERT for all samples, energy
+        meter_values_16(
+            "CP_Q", connector_id=1, meter_value=samples(n, "1.6"), transaction_id=tx.transaction_id
+        )
+    assert Transaction.objects.get().samples.count() == n
+
+
+def test_a_16_stop_costs_at_most_four_queries(station):
+    tx = transaction_start_16("CP_Q", connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
+    with statements(4):
+        transaction_stop_16(
+            "CP_Q",
+            transaction_id=tx.transaction_id,
+            meter_stop=500,
+            timestamp=T0,
+            transaction_data=samples(10, "1.6"),
+        )
+
+
+@pytest.mark.parametrize("n", [1, 10])
+def test_a_201_transaction_event_costs_the_same_whatever_the_number_of_samples(station, n):
+    started = {"transaction_id": "T1"}
+    transaction_event_201(
+        "CP_Q", event_type="Started", timestamp="2026-01-01T00:00:00Z", trigger_reason="Authorized",
+        seq_no=0, transaction_info=started, evse={"id": 1},
+    )  # fmt: skip
+    with statements(5):  # the row (locked), seqNo check, event, samples, row
+        transaction_event_201(
+            "CP_Q",
+            event_type="Updated",
+            timestamp="2026-01-01T00:05:00Z",
+            trigger_reason="MeterValuePeriodic",
+            seq_no=1,
+            transaction_info=started,
+            meter_value=samples(n, "2.0.1"),
+        )
+    assert Transaction.objects.get().samples.count() == n
