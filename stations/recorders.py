@@ -47,6 +47,9 @@ def prune_message_log(batch: int = 10_000) -> int:
 logger = logging.getLogger("csms.recorders")
 
 MAX_BUFFERED_LOG_ENTRIES = 100_000
+# Frames may be up to OCPP_MAX_FRAME_BYTES each: the buffer is bounded in bytes too, so a flood of
+# large frames while the database is slow cannot exhaust memory.
+MAX_BUFFERED_LOG_BYTES = 32 * 1024 * 1024
 _CHUNK = 2000
 
 
@@ -86,7 +89,8 @@ class PresenceRecorder:
 
 class MessageLogRecorder:
     def __init__(self) -> None:
-        self._entries: deque[MessageLog] = deque(maxlen=MAX_BUFFERED_LOG_ENTRIES)
+        self._entries: deque[MessageLog] = deque()
+        self._bytes = 0
         self.dropped = 0
 
     def record(
@@ -98,8 +102,13 @@ class MessageLogRecorder:
         unique_id: str,
         action: str,
     ) -> None:
-        if len(self._entries) == MAX_BUFFERED_LOG_ENTRIES:
+        while self._entries and (
+            len(self._entries) >= MAX_BUFFERED_LOG_ENTRIES
+            or self._bytes + len(text) > MAX_BUFFERED_LOG_BYTES
+        ):
+            self._bytes -= len(self._entries.popleft().frame)  # the oldest unwritten go first
             self.dropped += 1
+        self._bytes += len(text)
         self._entries.append(
             MessageLog(
                 station_id=station_id,
@@ -114,6 +123,7 @@ class MessageLogRecorder:
 
     def reset(self) -> None:
         self._entries.clear()
+        self._bytes = 0
         self.dropped = 0
 
     async def flush(self) -> None:
@@ -121,11 +131,20 @@ class MessageLogRecorder:
             return
         batch = list(self._entries)
         self._entries.clear()
+        self._bytes = 0
         try:
             await in_db_thread(MessageLog.objects.bulk_create)(batch, batch_size=500)
         except Exception:
             logger.exception("message log: could not write %d entries; keeping them", len(batch))
-            self._entries.extendleft(reversed(batch))
+            for entry in reversed(batch):  # back in front, still within the bounds
+                if (
+                    len(self._entries) >= MAX_BUFFERED_LOG_ENTRIES
+                    or self._bytes + len(entry.frame) > MAX_BUFFERED_LOG_BYTES
+                ):
+                    self.dropped += 1
+                    continue
+                self._entries.appendleft(entry)
+                self._bytes += len(entry.frame)
 
 
 presence = PresenceRecorder()

@@ -59,3 +59,12 @@ def test_the_message_log_buffer_is_bounded(monkeypatch):
         log.record("CP_1", "in", f"frame {i}", 2, str(i), "Heartbeat")
     assert len(log._entries) == 5 and log.dropped == 3
     assert [e.frame for e in log._entries] == [f"frame {i}" for i in range(3, 8)]
+
+
+def test_the_message_log_buffer_is_bounded_in_bytes(monkeypatch):
+    monkeypatch.setattr(recorders, "MAX_BUFFERED_LOG_BYTES", 1000)
+    log = recorders.MessageLogRecorder()
+    for i in range(10):
+        log.record("CP_1", "in", f"{i}" * 300, 2, str(i), "DataTransfer")
+    kept = [e.frame[0] for e in log._entries]
+    assert kept == ["7", "8", "9"] and log.dropped == 7
