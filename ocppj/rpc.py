@@ -82,7 +82,9 @@ class RpcEndpoint:
         try:
             frame = frames.parse(text)
         except frames.FrameError as error:
-            self._observe("in", text, error.message_type or 0, "", "")
+            # Only the three defined types are recorded as such; anything else is "unreadable" (0).
+            known = error.message_type in (frames.CALL, frames.CALLRESULT, frames.CALLERROR)
+            self._observe("in", text, error.message_type if known else 0, "", "")
             reply_id = error.reply_for(self.version)
             logger.warning(
                 "%s: %s frame: %s",

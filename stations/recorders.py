@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from stations.clock import utcnow
 from stations.db import in_db_thread
@@ -134,6 +135,9 @@ class MessageLogRecorder:
         self._bytes = 0
         try:
             await in_db_thread(MessageLog.objects.bulk_create)(batch, batch_size=500)
+        except IntegrityError:
+            # One bad row must not block every later entry: save the rest one by one.
+            self.dropped += await in_db_thread(_save_each)(batch)
         except Exception:
             logger.exception("message log: could not write %d entries; keeping them", len(batch))
             for entry in reversed(batch):  # back in front, still within the bounds
@@ -145,6 +149,21 @@ class MessageLogRecorder:
                     continue
                 self._entries.appendleft(entry)
                 self._bytes += len(entry.frame)
+
+
+def _save_each(batch: list[MessageLog]) -> int:
+    """Insert entries one by one; return how many the database refused."""
+    refused = 0
+    for entry in batch:
+        try:
+            with transaction.atomic():
+                entry.save(force_insert=True)
+        except IntegrityError:
+            refused += 1
+            logger.error(
+                "message log: refused an entry of %s: %.200s", entry.station_id, entry.frame
+            )
+    return refused
 
 
 presence = PresenceRecorder()

@@ -68,3 +68,14 @@ def test_the_message_log_buffer_is_bounded_in_bytes(monkeypatch):
         log.record("CP_1", "in", f"{i}" * 300, 2, str(i), "DataTransfer")
     kept = [e.frame[0] for e in log._entries]
     assert kept == ["7", "8", "9"] and log.dropped == 7
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_one_entry_the_database_refuses_does_not_block_the_others():
+    log = recorders.MessageLogRecorder()
+    log.record("CP_1", "in", "first", 2, "a", "Heartbeat")
+    log.record("CP_1", "in", "refused", -5, "b", "")  # breaks the CHECK constraint
+    log.record("CP_1", "in", "last", 2, "c", "Heartbeat")
+    await log.flush()
+    frames = [f async for f in MessageLog.objects.order_by("id").values_list("frame", flat=True)]
+    assert frames == ["first", "last"] and log.dropped == 1
