@@ -208,6 +208,10 @@ OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", DEBUG)
 OCPP_AUTO_REGISTER_STATUS = os.environ.get("OCPP_AUTO_REGISTER_STATUS", "Accepted")
 # Refuse stations registered without a password (Security Profile 0). On in production.
 OCPP_REQUIRE_PASSWORD = env_bool("OCPP_REQUIRE_PASSWORD", not DEBUG)
+# Failed station logins: after this many within the window (seconds), per identity and per address,
+# handshakes are refused with 429 until the window has passed.
+OCPP_LOGIN_FAILURE_LIMIT = env_int("OCPP_LOGIN_FAILURE_LIMIT", 5)
+OCPP_LOGIN_FAILURE_WINDOW = env_float("OCPP_LOGIN_FAILURE_WINDOW", 300.0)
 # Unknown ID tokens are Accepted rather than Invalid (development default only).
 OCPP_ACCEPT_UNKNOWN_ID_TOKENS = env_bool("OCPP_ACCEPT_UNKNOWN_ID_TOKENS", DEBUG)
 # Interval (seconds) returned in BootNotification: the heartbeat interval when Accepted, the retry

@@ -24,7 +24,7 @@ from opentelemetry.trace import SpanKind
 
 from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
-from stations import handshake
+from stations import handshake, throttle
 from stations.commands import Outcome
 from stations.db import in_db_thread
 from stations.events import publisher
@@ -93,6 +93,11 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             await self._refuse(400, "No supported OCPP version offered (ocpp2.0.1, ocpp1.6)")
             return
 
+        if throttle.by_identity.blocked(identity) or throttle.by_address.blocked(address):
+            logger.warning("Refused %s from %s: too many failed logins", identity, address)
+            await self._refuse(429, "Too many failed logins; try again later")
+            return
+
         group = station_group(identity)
         await self.channel_layer.group_add(group, self.channel_name)
         credentials = parse_basic_authorization(handshake.header(self.scope, b"authorization"))
@@ -105,8 +110,12 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         )
         if not admission.admitted:
             await self.channel_layer.group_discard(group, self.channel_name)
+            if admission.status == 401:
+                throttle.by_identity.failure(identity)
+                throttle.by_address.failure(address)
             await self._refuse(admission.status, admission.reason)
             return
+        throttle.by_identity.success(identity)
 
         self.identity = identity
         self.session_number = admission.session

@@ -6,7 +6,7 @@ import socket
 import pytest
 from channels.db import database_sync_to_async
 
-from stations import recorders
+from stations import recorders, throttle
 from stations.models import RegistrationStatus, Station
 from stations.passwords import make_station_password
 from tests.ocpp_client import OcppTestClient
@@ -53,6 +53,8 @@ def fresh_recorders():
     """The recorders buffer per process; each test starts with empty buffers."""
     recorders.presence.reset()
     recorders.message_log.reset()
+    throttle.by_identity.clear()
+    throttle.by_address.clear()
     yield
     recorders.presence.reset()
     recorders.message_log.reset()
