@@ -8,6 +8,8 @@ import contextlib
 
 import pytest
 import uvicorn
+from channels.db import database_sync_to_async
+from django.db import connections
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanKind
@@ -109,6 +111,9 @@ async def test_a_rest_command_is_one_trace_through_the_channel_layer(spans, boot
     from csms_site.tracing import instrument_django
 
     instrument_django()  # before the client builds its middleware
+    # Connections opened before the instrumentation are not traced: reopen them in the thread
+    # that serves synchronous views.
+    await database_sync_to_async(connections.close_all)()
     operator = await make_user("operator", staff=True)
     request = asyncio.create_task(
         operator.post(
