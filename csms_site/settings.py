@@ -118,6 +118,10 @@ if REDIS_URL:
                         "socket_timeout": 15,
                         "socket_connect_timeout": 5,
                         "socket_keepalive": True,
+                        # redis-py 8 caps a pool at 100 connections and then raises: a boot storm
+                        # of hundreds of handshakes per worker failed with 500s. Redis allows
+                        # 10,000 clients by default.
+                        "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
                     }
                 ],
                 "capacity": 1500,
