@@ -1,0 +1,1 @@
+"""Load benchmarks of the CSMS: `python -m bench.run` (see README, "Benchmarks")."""
