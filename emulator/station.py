@@ -229,14 +229,7 @@ class EmulatedStation:
 
     async def _boot_once(self) -> dict[str, Any]:
         async with self._connect() as ws:
-            self.rpc = RpcEndpoint(
-                version=self.options.protocol,
-                handler=self.protocol,
-                send=ws.send,
-                call_timeout=self.options.call_timeout,
-                observer=self._observe,
-                name=self.identity,
-            )
+            self.rpc = self._endpoint(ws)
             reader = asyncio.create_task(self._read(ws))
             try:
                 return await self.rpc.call("BootNotification", self.protocol.boot_payload())
@@ -274,14 +267,7 @@ class EmulatedStation:
         self._ws = ws
         self.stats.connects += 1
         logger.info("%s: connected to %s (%s)", self.identity, ws.request.path, ws.subprotocol)
-        self.rpc = RpcEndpoint(
-            version=self.options.protocol,
-            handler=self.protocol,
-            send=ws.send,
-            call_timeout=self.options.call_timeout,
-            observer=self._observe,
-            name=self.identity,
-        )
+        self.rpc = self._endpoint(ws)
         reader = asyncio.create_task(self._read(ws))
         session_tasks: list[asyncio.Task] = []
         try:
@@ -304,6 +290,16 @@ class EmulatedStation:
             self.rpc = None
             self._ws = None
             logger.info("%s: disconnected", self.identity)
+
+    def _endpoint(self, ws: Any) -> RpcEndpoint:
+        return RpcEndpoint(
+            version=self.options.protocol,
+            handler=self.protocol,
+            send=ws.send,
+            call_timeout=self.options.call_timeout,
+            observer=self._observe,
+            name=self.identity,
+        )
 
     async def _read(self, ws: Any) -> None:
         rpc = self.rpc  # this socket's endpoint, even after the session has let it go
@@ -507,6 +503,47 @@ class EmulatedStation:
     async def refresh_status(self, connector: Connector) -> None:
         if connector.transaction is None:
             await self.set_status(connector.evse_id, self.idle_status(connector))
+
+    def reserve(self, connector: Connector | None, reservation: Reservation) -> str:
+        """ReserveNow on this connector (None: none matched): the status both versions answer.
+        A reservation with the same id elsewhere is replaced, as both versions require."""
+        self.cancel_reservation(reservation.id)
+        if connector is None:
+            return "Rejected"
+        if connector.faulted:
+            return "Faulted"
+        if not connector.operative:
+            return "Unavailable"
+        if connector.transaction is not None or connector.reservation is not None:
+            return "Occupied"
+        connector.reservation = reservation
+        self.spawn(self.refresh_status(connector))
+        self.spawn(self.expire_reservation_later(connector, reservation))
+        return "Accepted"
+
+    def cancel_reservation(self, reservation_id: int) -> bool:
+        for connector in self.connectors.values():
+            if connector.reservation is not None and connector.reservation.id == reservation_id:
+                connector.reservation = None
+                self.spawn(self.refresh_status(connector))
+                return True
+        return False
+
+    def update_local_list(
+        self, version: int, update_type: str, entries: list[tuple[str, str | None]]
+    ) -> str:
+        """SendLocalList for both versions: entries are (token, status or None to remove)."""
+        if update_type == "Differential" and version <= self.local_list_version:
+            return "VersionMismatch"
+        if update_type == "Full":
+            self.local_list.clear()
+        for token, status in entries:
+            if status is None:
+                self.local_list.pop(token, None)
+            else:
+                self.local_list[token] = status
+        self.local_list_version = version
+        return "Accepted"
 
     async def expire_reservation_later(
         self, connector: Connector, reservation: Reservation

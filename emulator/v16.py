@@ -144,36 +144,17 @@ class Protocol16:
         self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any
     ) -> dict[str, Any]:
         station = self.station
-        for other in station.connectors.values():
-            if other.reservation is not None and other.reservation.id == reservation_id:
-                other.reservation = None
-                station.spawn(station.refresh_status(other))
         if connector_id == 0:
             connector = next((c for c in station.connectors.values() if c.free), None)
         else:
             connector = station.connectors.get(connector_id)
-        if connector is None:
-            return {"status": "Rejected"}
-        if connector.faulted:
-            return {"status": "Faulted"}
-        if not connector.operative:
-            return {"status": "Unavailable"}
-        if connector.transaction is not None or connector.reservation is not None:
-            return {"status": "Occupied"}
         reservation = Reservation(reservation_id, id_tag, parse_ocpp_time(expiry_date))
-        connector.reservation = reservation
-        station.spawn(station.refresh_status(connector))
-        station.spawn(station.expire_reservation_later(connector, reservation))
-        return {"status": "Accepted"}
+        return {"status": station.reserve(connector, reservation)}
 
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int, **_: Any) -> dict[str, Any]:
-        for connector in self.station.connectors.values():
-            if connector.reservation is not None and connector.reservation.id == reservation_id:
-                connector.reservation = None
-                self.station.spawn(self.station.refresh_status(connector))
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
+        cancelled = self.station.cancel_reservation(reservation_id)
+        return {"status": "Accepted" if cancelled else "Rejected"}
 
     @on(Action.remote_start_transaction)
     def on_remote_start_transaction(
@@ -370,19 +351,11 @@ class Protocol16:
         local_authorization_list: list[dict] | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        station = self.station
-        if update_type == "Differential" and list_version <= station.local_list_version:
-            return {"status": "VersionMismatch"}
-        if update_type == "Full":
-            station.local_list.clear()
-        for entry in local_authorization_list or []:
-            info = entry.get("id_tag_info")
-            if info is None:
-                station.local_list.pop(entry["id_tag"], None)
-            else:
-                station.local_list[entry["id_tag"]] = info["status"]
-        station.local_list_version = list_version
-        return {"status": "Accepted"}
+        entries = [
+            (entry["id_tag"], (entry.get("id_tag_info") or {}).get("status"))
+            for entry in local_authorization_list or []
+        ]
+        return {"status": self.station.update_local_list(list_version, update_type, entries)}
 
     @on(Action.get_local_list_version)
     def on_get_local_list_version(self, **_: Any) -> dict[str, Any]:

@@ -190,34 +190,13 @@ class Protocol201:
     def on_reserve_now(
         self, id: int, expiry_date_time: str, id_token: dict, evse_id: int | None = None, **_: Any
     ) -> dict[str, Any]:
-        station = self.station
-        for other in station.connectors.values():  # the same id replaces the old reservation
-            if other.reservation is not None and other.reservation.id == id:
-                other.reservation = None
-                station.spawn(station.refresh_status(other))
-        connector = self._connector(evse_id)
-        if connector is None:
-            return {"status": "Rejected"}
-        if connector.faulted:
-            return {"status": "Faulted"}
-        if not connector.operative:
-            return {"status": "Unavailable"}
-        if connector.transaction is not None or connector.reservation is not None:
-            return {"status": "Occupied"}
         reservation = Reservation(id, id_token["id_token"], parse_ocpp_time(expiry_date_time))
-        connector.reservation = reservation
-        station.spawn(station.refresh_status(connector))
-        station.spawn(station.expire_reservation_later(connector, reservation))
-        return {"status": "Accepted"}
+        return {"status": self.station.reserve(self._connector(evse_id), reservation)}
 
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int, **_: Any) -> dict[str, Any]:
-        for connector in self.station.connectors.values():
-            if connector.reservation is not None and connector.reservation.id == reservation_id:
-                connector.reservation = None
-                self.station.spawn(self.station.refresh_status(connector))
-                return {"status": "Accepted"}
-        return {"status": "Rejected"}
+        cancelled = self.station.cancel_reservation(reservation_id)
+        return {"status": "Accepted" if cancelled else "Rejected"}
 
     @on(Action.request_start_transaction)
     def on_request_start_transaction(
@@ -489,20 +468,11 @@ class Protocol201:
         local_authorization_list: list[dict] | None = None,
         **_: Any,
     ) -> dict[str, Any]:
-        station = self.station
-        if update_type == "Differential" and version_number <= station.local_list_version:
-            return {"status": "VersionMismatch"}
-        if update_type == "Full":
-            station.local_list.clear()
-        for entry in local_authorization_list or []:
-            token = entry["id_token"]["id_token"]
-            info = entry.get("id_token_info")
-            if info is None:
-                station.local_list.pop(token, None)
-            else:
-                station.local_list[token] = info["status"]
-        station.local_list_version = version_number
-        return {"status": "Accepted"}
+        entries = [
+            (entry["id_token"]["id_token"], (entry.get("id_token_info") or {}).get("status"))
+            for entry in local_authorization_list or []
+        ]
+        return {"status": self.station.update_local_list(version_number, update_type, entries)}
 
     @on(Action.get_local_list_version)
     def on_get_local_list_version(self, **_: Any) -> dict[str, Any]:
