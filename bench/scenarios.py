@@ -554,6 +554,10 @@ async def command_rtt(target: Target, plan: Plan) -> dict:
     )
 
 
+# TODO (issue 7, next part): idle capacity (10,000 idle connections across two workers: RSS per
+# connection, heartbeat latency under that many sockets); the saturation knee (raise the rate until
+# p99 or dropped sends break a bound); the offline backlog (stations reconnect and replay queued
+# TransactionEvents / MeterValues at once).
 SCENARIOS: dict[str, Callable[[Target, Plan], Awaitable[dict]]] = {
     "echo": echo,
     "heartbeat": heartbeat,
