@@ -21,6 +21,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {
         "NAME": os.path.join(tempfile.gettempdir(), f"csms-test-{os.getpid()}.sqlite3")
     }
+else:
+    # One test database per pytest process, so concurrent runs on one server never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_csms_{os.getpid()}"}
 
 # Pages render without `collectstatic` having run.
 STORAGES = {
