@@ -222,6 +222,14 @@ OCPP_ACCEPT_UNKNOWN_ID_TOKENS = env_bool("OCPP_ACCEPT_UNKNOWN_ID_TOKENS", DEBUG)
 # interval when Pending or Rejected.
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300)
 OCPP_BOOT_RETRY_INTERVAL = env_int("OCPP_BOOT_RETRY_INTERVAL", 60)
+# Liveness. A half-open socket is found by the ASGI server's WebSocket pings (uvicorn:
+# UVICORN_WS_PING_INTERVAL / UVICORN_WS_PING_TIMEOUT, 20 s each by default). A station that sends no
+# frame at all for this many seconds is closed (code 4001) and marked offline whatever the
+# transport thinks; 0 turns that off. Default: three heartbeat intervals.
+OCPP_SILENCE_TIMEOUT = env_float("OCPP_SILENCE_TIMEOUT", 3.0 * OCPP_HEARTBEAT_INTERVAL)
+# An open transaction whose station has been offline this many seconds is flagged for the operator
+# (0: never). A transaction open when its station boots again is flagged at once.
+OCPP_STALE_TRANSACTION_AFTER = env_float("OCPP_STALE_TRANSACTION_AFTER", 3600.0)
 # Frames above this many bytes are refused: the connection is closed with 1009 (message too big).
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
 # ...and daphne (runserver) refuses them in the transport, before buffering them: memory per

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from channels.consumer import get_handler_name
@@ -29,16 +30,22 @@ from stations.commands import Outcome
 from stations.db import in_db_thread
 from stations.events import publisher
 from stations.identity import is_valid_identity, station_group
+from stations.liveness import silence_watch
 from stations.ocpp import SESSIONS, StationSession
 from stations.passwords import parse_basic_authorization
 from stations.recorders import flusher, message_log, presence
-from stations.services.connections import station_admit, station_release
+from stations.services.connections import station_admit
+from stations.services.liveness import (
+    CLOSE_REPLACED,
+    CLOSE_SILENT,
+    station_disconnected,
+    station_silent,
+)
 
 logger = logging.getLogger("csms.connections")
 frame_logger = logging.getLogger("csms.frames")
 
 CLOSE_TOO_BIG = 1009
-CLOSE_REPLACED = 4000
 
 
 class LeanDispatch:
@@ -61,6 +68,8 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     session: StationSession | None = None
     rpc: RpcEndpoint | None = None
     commands: set[asyncio.Task] | None = None
+    last_frame_at: float = 0.0  # time.monotonic() of the last frame; read by the silence watch
+    released: bool = False  # the station row was already marked offline for this socket
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         # The station's trace context (handshake headers) parents everything on this socket.
@@ -131,6 +140,8 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             trace_context=self.trace_context,
         )
         await self.accept(subprotocol)
+        self.last_frame_at = time.monotonic()
+        silence_watch.add(self)
         await self.channel_layer.group_send(
             group, {"type": "station.takeover", "session": admission.session}
         )
@@ -141,6 +152,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.rpc is None:
             return
+        self.last_frame_at = time.monotonic()
         presence.seen(self.identity)
         if bytes_data is not None:
             # OCPP-J frames are text frames; a binary frame cannot be a valid RPC message.
@@ -168,15 +180,30 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if self.rpc is None:
             return
+        silence_watch.discard(self)
         self.rpc.cancel_pending()
         for task in self.commands or ():
             task.cancel()
         await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
-        with telemetry.tracer.start_as_current_span(
-            "ocpp.disconnect", context=self.trace_context, kind=SpanKind.SERVER
-        ):
-            await in_db_thread(station_release)(self.identity, self.session_number)
+        if not self.released:
+            self.released = True
+            with telemetry.tracer.start_as_current_span(
+                "ocpp.disconnect", context=self.trace_context, kind=SpanKind.SERVER
+            ):
+                await in_db_thread(station_disconnected)(self.identity, self.session_number, code)
         logger.info("Client disconnected: %s (code %s)", self.identity, code)
+
+    async def close_silent(self, silent_for: float) -> None:
+        """Called by the silence watch. The row is marked offline first: a half-open socket never
+        completes the close handshake, and the station must not look online meanwhile."""
+        if self.rpc is None or self.released:
+            return
+        logger.warning(
+            "%s: no frame for %.1f s (OCPP_SILENCE_TIMEOUT); closing", self.identity, silent_for
+        )
+        self.released = True
+        await in_db_thread(station_silent)(self.identity, self.session_number, silent_for)
+        await self.close(code=CLOSE_SILENT, reason="Silent for longer than OCPP_SILENCE_TIMEOUT")
 
     # --- channel-layer events -------------------------------------------------------------------
 

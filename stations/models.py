@@ -160,6 +160,13 @@ class IdToken(models.Model):
         return self.token
 
 
+class FlagReason(models.TextChoices):
+    """Why an open transaction was flagged for the operator."""
+
+    STATION_REBOOTED = "StationRebooted", "Station rebooted with it open"
+    STATION_OFFLINE = "StationOffline", "Station offline for too long"
+
+
 class Transaction(models.Model):
     """A charging session. 1.6 stations get this row's primary key as their transactionId; 2.0.1
     stations choose their own id, stored in `ocpp_id` and always looked up with the station."""
@@ -188,6 +195,9 @@ class Transaction(models.Model):
     offline = models.BooleanField(
         default=False, help_text="Some of its messages were queued while the station was offline."
     )
+    # Set while an active transaction needs an operator's eye (see stations.services.liveness).
+    flagged_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    flag_reason = models.CharField(max_length=32, choices=FlagReason.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -316,6 +326,7 @@ class StationEvent(models.Model):
         CONNECTION = "connection"
         ANOMALY = "anomaly"
         NOTIFICATION = "notification"
+        AUDIT = "audit"
 
     station_id = models.CharField(max_length=48, db_index=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -7,6 +7,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from stations import recorders, throttle
+from stations.liveness import silence_watch
 from stations.models import RegistrationStatus, Station
 from stations.passwords import make_station_password
 from tests.ocpp_client import OcppTestClient
@@ -55,9 +56,11 @@ def fresh_recorders():
     recorders.message_log.reset()
     throttle.by_identity.clear()
     throttle.by_address.clear()
+    silence_watch.reset()
     yield
     recorders.presence.reset()
     recorders.message_log.reset()
+    silence_watch.reset()
 
 
 @pytest.fixture(params=VERSIONS)

@@ -72,9 +72,15 @@ def test_heartbeat_does_not_touch_the_database(station):
             assert session.on_heartbeat().current_time
 
 
-def test_boot_costs_two_queries(station):
-    with statements(2):
+def test_boot_costs_three_queries(station):
+    """Registration, the boot's record, and the look for transactions it leaves open."""
+    with statements(3):
         station_boot("CP_Q", BootInfo(vendor="V", model="M"))
+
+
+def test_a_triggered_201_boot_costs_two_queries(station):
+    with statements(2):
+        station_boot("CP_Q", BootInfo(vendor="V", model="M", reason="Triggered"))
 
 
 def test_a_status_change_of_a_known_connector_costs_one_query(station):

@@ -8,7 +8,8 @@ from django.conf import settings
 
 from stations.clock import utcnow
 from stations.events import publish
-from stations.models import RegistrationStatus, Station
+from stations.models import FlagReason, RegistrationStatus, Station
+from stations.services.liveness import flag_open_transactions
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
     """Store the boot and answer Accepted, Pending or Rejected from the registration status.
 
     Accepted carries the heartbeat interval; Pending and Rejected the minimum wait before the
-    station retries its BootNotification.
+    station retries its BootNotification. A boot (other than one the CSMS triggered) with
+    transactions still open flags them: a rebooted station may have lost them.
     """
     registration = (
         Station.objects.filter(pk=identity).values_list("registration_status", flat=True).first()
@@ -53,6 +55,12 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
         boot_status=status,
         last_boot_at=utcnow(),
     )
+    if info.reason != "Triggered":
+        flag_open_transactions(
+            identity,
+            FlagReason.STATION_REBOOTED,
+            f"the station booted again (reason: {info.reason or 'not given'})",
+        )
     publish(
         "station",
         id=identity,

@@ -133,12 +133,14 @@ def _record_refusal(identity: str, address: str, kind: str, message: str) -> Non
     )
 
 
-def station_release(identity: str, session: int) -> None:
+def station_release(identity: str, session: int) -> bool:
     """Mark the station offline, unless a newer connection has already taken over."""
     if Station.objects.filter(pk=identity, session=session).update(
         connected=False, channel_name="", disconnected_at=utcnow()
     ):
         publish("station", id=identity, connected=False)
+        return True
+    return False
 
 
 def registration_is_accepted(identity: str) -> bool:
