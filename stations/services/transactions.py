@@ -9,6 +9,7 @@
 - Meter samples are unique per (station, connector, time, measurand, phase, location, context), so
   resent meter values are never stored twice.
 - A message about a transaction this station does not own changes nothing and leaves a StationEvent.
+- Any message about a flagged transaction clears its flag (see stations.services.liveness).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from stations.clock import ocpp_time, parse_ocpp_time
 from stations.events import publish
 from stations.models import StationEvent, Transaction, TransactionEvent
 from stations.services.authorization import Authorization, authorize
+from stations.services.liveness import clear_flag
 from stations.services.meter_values import (
     Sample,
     latest_energy_wh,
@@ -111,6 +113,7 @@ def transaction_stop_16(
                 {"transaction_id": transaction_id, "meter_stop": meter_stop},
             )
             return authorization
+        clear_flag(tx, "StopTransaction")
         store_samples(
             samples,
             station_id=identity,
@@ -153,10 +156,20 @@ def meter_values_16(
                 Transaction.objects.filter(
                     pk=transaction_id, station_id=identity, ocpp_id__isnull=True
                 )
-                .only("pk", "is_active", "meter_start_wh", "energy_wh")
+                .only(
+                    "pk",
+                    "station_id",
+                    "is_active",
+                    "meter_start_wh",
+                    "energy_wh",
+                    "flagged_at",
+                    "flag_reason",
+                )
                 .first()
             )
-            if tx is None:
+            if tx is not None:
+                clear_flag(tx, "MeterValues")
+            else:
                 _anomaly(
                     identity,
                     "UnknownTransactionMeterValues",
@@ -225,6 +238,7 @@ def transaction_event_201(
             )
         elif TransactionEvent.objects.filter(transaction=tx, seq_no=seq_no).exists():
             return authorization  # already applied: a resend
+        clear_flag(tx, "TransactionEvent")
         TransactionEvent.objects.create(
             transaction=tx,
             seq_no=seq_no,
