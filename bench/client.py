@@ -273,8 +273,9 @@ def start_transaction_payload(version: str, station: Station) -> tuple[str, str]
     return "TransactionEvent", orjson.dumps(payload).decode()
 
 
-def meter_payload(version: str, station: Station) -> tuple[str, str]:
-    """The station's next periodic meter reading: a new timestamp, so nothing is a duplicate."""
+def meter_payload(version: str, station: Station, offline: bool = False) -> tuple[str, str]:
+    """The station's next periodic meter reading: a new timestamp, so nothing is a duplicate.
+    `offline`: a 2.0.1 event queued while the station was offline (`"offline": true`)."""
     n = station.state["meter_seq"] = station.state.get("meter_seq", 0) + 1
     meter_value = [{"timestamp": timestamp(n), "sampledValue": sampled_values(version, n * 10)}]
     if version == "1.6":
@@ -292,6 +293,8 @@ def meter_payload(version: str, station: Station) -> tuple[str, str]:
         "transactionInfo": {"transactionId": f"tx-{station.ident}"},
         "meterValue": meter_value,
     }
+    if offline:
+        payload["offline"] = True
     return "TransactionEvent", orjson.dumps(payload).decode()
 
 
@@ -305,8 +308,10 @@ async def paced(
     duration: float,
     stats: Stats,
     timeout: float = 10.0,
+    total: int | None = None,
 ) -> None:
-    """Send `rate` CALLs per second in total for `duration` seconds, each from an idle station.
+    """Send `rate` CALLs per second in total for `duration` seconds, each from an idle station
+    (or exactly `total` CALLs at that rate: with as many stations, each one sends once).
 
     Send times are scheduled (open loop). When every station still waits for its previous answer
     the send is dropped and counted in `stats.missed`: the server is saturated at this rate. The
@@ -321,7 +326,7 @@ async def paced(
         if not station.ws.close_code:
             idle.append(station)
 
-    total = int(rate * duration)
+    total = int(rate * duration) if total is None else total
     start = time.perf_counter()
     for i in range(total):
         delay = start + i / rate - time.perf_counter()

@@ -1,7 +1,7 @@
 """Load benchmarks of the CSMS, on the loopback, in one command.
 
     .venv/bin/python -m bench.run [--quick] [--scenarios a,b] [--db sqlite,postgres] [--workers 1,2]
-                                  [--ocpp 2.0.1|1.6] [--out bench/results/latest.json]
+                                  [--ocpp 2.0.1|1.6] [--idle-stations N] [--out FILE.json]
 
 For each database and worker count it creates a fresh database (SQLite: a temporary file; PostgreSQL:
 `csms_bench` on 127.0.0.1:5432, dropped at the end), and for each scenario starts the CSMS under
@@ -10,7 +10,10 @@ Redis database 11), drives it with the lean client of bench/client.py, stops it,
 `baseline_ocpp_lib` runs the heartbeat scenario once against bench/bare_csms.py. At the end: the
 table, the CPU ratios to the echo floor, and a JSON file with every number.
 
-Scenarios: echo, heartbeat, meter_values, boot_storm, command_rtt, baseline_ocpp_lib.
+Scenarios (bench/registry.py): echo, heartbeat, meter_values, boot_storm, command_rtt (steady state,
+bench/scenarios.py); idle_capacity (bench/capacity.py); knee_heartbeat, knee_meter_values_16,
+knee_transaction_event_201 (bench/knee.py); offline_backlog_16, offline_backlog_201
+(bench/backlog.py); baseline_ocpp_lib. Profile one of them with bench/profile.py.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import scenarios
-from bench.scenarios import BASELINE, FULL, QUICK, SCENARIOS, Plan, Target
-from bench.server import DATABASES, ROOT, STOP_WAIT_SECONDS, BareServer, CsmsServer
+from bench import registry
+from bench.registry import BASELINE, SCENARIOS, TIMEOUTS
+from bench.scenarios import FULL, QUICK, Plan, Target
+from bench.server import DATABASES, ROOT, STOP_WAIT_SECONDS, BareServer, CsmsServer, Process
 
 SCENARIO_TIMEOUT = 240.0  # seconds: a stuck scenario fails, the run goes on
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -54,7 +60,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", help="comma-separated uvicorn worker counts (default: 1,2; --quick: 1)"
     )
-    parser.add_argument("--ocpp", choices=["2.0.1", "1.6"], default="2.0.1", help="station version")
+    parser.add_argument(
+        "--ocpp",
+        choices=["2.0.1", "1.6"],
+        default="2.0.1",
+        help="station version (the *_16 and *_201 scenarios use their own)",
+    )
+    parser.add_argument(
+        "--idle-stations",
+        type=int,
+        help="idle_capacity: stations connected at once (default 10000; --quick: 500)",
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     args = parser.parse_args(argv)
     names = [*SCENARIOS, BASELINE]
@@ -76,7 +92,7 @@ def _split(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def run_async(coroutine):
+def run_async(coroutine, timeout: float = SCENARIO_TIMEOUT):
     """Run the client on uvloop when it is installed (as uvicorn runs the server)."""
     try:
         import uvloop
@@ -85,7 +101,7 @@ def run_async(coroutine):
     except ImportError:  # pragma: no cover
         factory = None
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(asyncio.wait_for(coroutine, SCENARIO_TIMEOUT))
+        return runner.run(asyncio.wait_for(coroutine, timeout))
 
 
 def server_problems(log_path: Path) -> str:
@@ -110,20 +126,34 @@ def failed_row(name: str, db: str, workers: int, version: str, exc: BaseExceptio
     }
 
 
-def run_scenario(name: str, server, target: Target, plan: Plan, log_path: Path) -> dict:
+def run_scenario(
+    name: str,
+    server,
+    target: Target,
+    plan: Plan,
+    log_path: Path,
+    started: Callable[[Process], None] | None = None,
+    stopping: Callable[[], None] | None = None,
+) -> dict:
+    """Start the server, run one scenario against it, stop it. `started` runs once the server is
+    up (bench/profile.py attaches its profiler there) and `stopping` after the scenario."""
     try:
         server.start()
         target.pid = server.pid
         target.ws_url = server.ws_url
         target.port = server.port
-        function = scenarios.baseline_ocpp_lib if name == BASELINE else SCENARIOS[name]
-        result = run_async(function(target, plan))
+        if started is not None:
+            started(server)
+        function = registry.function(name)
+        result = run_async(function(target, plan), TIMEOUTS.get(name, SCENARIO_TIMEOUT))
         if not server.alive():
             result["notes"] += "; the server died during the run"
     except (Exception, TimeoutError) as exc:
         traceback.print_exc(file=sys.stderr)
         result = failed_row(name, target.db_name, target.workers, target.version, exc)
     finally:
+        if stopping is not None:
+            stopping()
         server.stop()
     if server.killed:
         result["notes"] += (
@@ -141,6 +171,7 @@ COLUMNS = [
     ("scenario", "scenario", "{}"),
     ("db", "db", "{}"),
     ("workers", "w", "{}"),
+    ("ocpp", "ocpp", "{}"),
     ("stations", "stations", "{}"),
     ("msgs", "msgs", "{}"),
     ("msg_per_s", "msg/s", "{:.0f}"),
@@ -170,7 +201,7 @@ def table(rows: list[dict]) -> str:
     lines = []
     for n, line in enumerate(cells):
         text = " | ".join(
-            cell.ljust(widths[i]) if i < 3 else cell.rjust(widths[i])
+            cell.ljust(widths[i]) if i < 4 else cell.rjust(widths[i])
             for i, cell in enumerate(line[:-1])
         )
         lines.append(f"| {text} | {line[-1]} |")
@@ -283,6 +314,8 @@ def raise_fd_limit() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = QUICK if args.quick else FULL
+    if args.idle_stations:
+        plan = replace(plan, idle_stations=args.idle_stations)
     # Ctrl-C and SIGTERM end the run through the `finally` blocks (servers stopped, database
     # dropped), also when started in the background, where SIGINT is inherited ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -34,6 +34,17 @@ class Plan:
     boot_storm_stations: int
     command_stations: int
     command_rate: float
+    idle_stations: int  # idle_capacity: stations connected at once
+    idle_round_seconds: float  # idle_capacity: every station sends one Heartbeat within this
+    idle_hold_seconds: float  # idle_capacity: then all sit idle (server CPU while idle)
+    knee_stations: int  # knee_*: the stations the offered rate is spread over
+    knee_step_seconds: float  # knee_*: length of one rate step
+    knee_start_rate: float  # knee_*: first step (messages/s)
+    knee_factor: float  # knee_*: each step offers this times the previous one...
+    knee_refinements: int  # ...then this many bisections between the last good and first bad
+    knee_max_rate: float  # knee_*: stop stepping here (messages/s)
+    knee_budget_seconds: float  # knee_*: no new step after this long
+    backlog_messages: int  # offline_backlog_*: queued messages delivered after reconnecting
     charging_share: float = 0.3  # meter_values: the share of stations in a transaction
 
 
@@ -45,6 +56,17 @@ FULL = Plan(
     boot_storm_stations=1000,
     command_stations=1000,
     command_rate=50,
+    idle_stations=10_000,
+    idle_round_seconds=20,
+    idle_hold_seconds=10,
+    knee_stations=200,
+    knee_step_seconds=4,
+    knee_start_rate=50,
+    knee_factor=1.5,
+    knee_refinements=3,
+    knee_max_rate=6000,
+    knee_budget_seconds=150,
+    backlog_messages=1000,
 )
 QUICK = Plan(
     stations=50,
@@ -54,6 +76,17 @@ QUICK = Plan(
     boot_storm_stations=300,
     command_stations=200,
     command_rate=20,
+    idle_stations=500,
+    idle_round_seconds=2,
+    idle_hold_seconds=2,
+    knee_stations=50,
+    knee_step_seconds=1.5,
+    knee_start_rate=100,
+    knee_factor=2,
+    knee_refinements=1,
+    knee_max_rate=3200,
+    knee_budget_seconds=25,
+    backlog_messages=300,
 )
 
 
@@ -554,10 +587,7 @@ async def command_rtt(target: Target, plan: Plan) -> dict:
     )
 
 
-# TODO (issue 7, next part): idle capacity (10,000 idle connections across two workers: RSS per
-# connection, heartbeat latency under that many sockets); the saturation knee (raise the rate until
-# p99 or dropped sends break a bound); the offline backlog (stations reconnect and replay queued
-# TransactionEvents / MeterValues at once).
+# The registry of every scenario, the ones of the other modules included: bench/registry.py.
 SCENARIOS: dict[str, Callable[[Target, Plan], Awaitable[dict]]] = {
     "echo": echo,
     "heartbeat": heartbeat,
@@ -565,5 +595,3 @@ SCENARIOS: dict[str, Callable[[Target, Plan], Awaitable[dict]]] = {
     "boot_storm": boot_storm,
     "command_rtt": command_rtt,
 }
-# Runs once, against bench/bare_csms.py instead of the CSMS.
-BASELINE = "baseline_ocpp_lib"

@@ -350,10 +350,30 @@ class BenchDatabase:
         """A staff user's REST API token (created once per database)."""
         return manage(["shell", "-c", _TOKEN_SCRIPT], self.url).strip().splitlines()[-1]
 
+    @property
+    def mark(self) -> str:
+        """The driver's parameter placeholder."""
+        return "?" if self.name == "sqlite" else "%s"
+
     def meter_samples(self, station_prefix: str) -> int:
         return self.count(
-            "SELECT COUNT(*) FROM stations_metersample WHERE station_id LIKE "
-            + ("?" if self.name == "sqlite" else "%s"),
+            f"SELECT COUNT(*) FROM stations_metersample WHERE station_id LIKE {self.mark}",
+            (station_prefix + "%",),
+        )
+
+    def stations(self, station_prefix: str, where: str = "1=1") -> int:
+        """Station rows whose identity starts with the prefix and that match `where` (SQL)."""
+        return self.count(
+            f"SELECT COUNT(*) FROM stations_station WHERE id LIKE {self.mark} AND {where}",
+            (station_prefix + "%",),
+        )
+
+    def transaction_events(self, station_prefix: str, where: str = "1=1") -> int:
+        """Applied 2.0.1 TransactionEvents (one row per seqNo) of the prefix's stations."""
+        return self.count(
+            "SELECT COUNT(*) FROM stations_transactionevent e"
+            " JOIN stations_transaction t ON t.id = e.transaction_id"
+            f" WHERE t.station_id LIKE {self.mark} AND {where}",
             (station_prefix + "%",),
         )
 
