@@ -41,6 +41,7 @@ class TcpProxy:
         self.cut()
         if self._server is not None:
             self._server.close()
+        self._run(self._cancel_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
@@ -66,6 +67,13 @@ class TcpProxy:
         event = asyncio.Event()
         event.set()
         return event
+
+    @staticmethod
+    async def _cancel_tasks() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _close_all(self) -> None:
         for writer in list(self._writers):
