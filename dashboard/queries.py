@@ -57,6 +57,7 @@ def summary() -> dict[str, Any]:
     )
     transactions = Transaction.objects.aggregate(
         active=Count("pk", filter=Q(is_active=True)),
+        flagged=Count("pk", filter=Q(is_active=True, flagged_at__isnull=False)),
         energy_today=Sum("energy_wh", filter=Q(started_at__gte=start_of_day)),
     )
     return {
@@ -66,6 +67,7 @@ def summary() -> dict[str, Any]:
         "faulted": stations["faulted"],
         "connectors": dict(sorted(connectors.items())),
         "active_transactions": transactions["active"],
+        "flagged_transactions": transactions["flagged"],
         "energy_today_kwh": round((transactions["energy_today"] or 0) / 1000, 2),
     }
 

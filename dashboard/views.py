@@ -118,6 +118,8 @@ def transaction_list(request: HttpRequest) -> HttpResponse:
         transactions = transactions.filter(station_id=station)
     if active in ("yes", "no"):
         transactions = transactions.filter(is_active=active == "yes")
+    elif active == "flagged":
+        transactions = transactions.filter(is_active=True, flagged_at__isnull=False)
     return render(
         request,
         "dashboard/transactions.html",

@@ -336,8 +336,9 @@ class TransactionAdmin(admin.ModelAdmin):
         "stopped_at",
         "energy_wh",
         "is_active",
+        "flag_reason",
     ]
-    list_filter = ["is_active", "station"]
+    list_filter = ["is_active", "flag_reason", "station"]
     search_fields = ["station__id", "id_token", "ocpp_id"]
     list_select_related = ["station"]
     inlines = [TransactionEventInline, MeterSampleInline]

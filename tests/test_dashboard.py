@@ -198,7 +198,14 @@ def test_the_overview_counts_stations_connectors_sessions_and_todays_energy(oper
     make_transaction("CP_B", energy_wh=5_000, is_active=False)  # finished today
     yesterday = timezone.now() - timedelta(days=1, hours=1)
     # Still charging since yesterday: a session, but not today's energy.
-    Transaction.objects.create(station_id="CP_C", evse_id=1, started_at=yesterday, energy_wh=9_999)
+    Transaction.objects.create(
+        station_id="CP_C",
+        evse_id=1,
+        started_at=yesterday,
+        energy_wh=9_999,
+        flagged_at=timezone.now(),
+        flag_reason="StationOffline",
+    )
 
     summary = operator_client.get("/summary.json").json()
     assert summary == {
@@ -208,6 +215,7 @@ def test_the_overview_counts_stations_connectors_sessions_and_todays_energy(oper
         "faulted": 2,
         "connectors": {"Available": 1, "Charging": 1, "Faulted": 1},
         "active_transactions": 2,
+        "flagged_transactions": 1,
         "energy_today_kwh": 17.3,
     }
     page = html(operator_client.get("/"))
@@ -247,6 +255,7 @@ def test_an_empty_network_explains_how_to_connect_a_station(operator_client):
         "faulted": 0,
         "connectors": {},
         "active_transactions": 0,
+        "flagged_transactions": 0,
         "energy_today_kwh": 0,
     }
 

@@ -16,7 +16,7 @@ from datetime import timedelta
 import pytest
 import websockets
 from channels.db import database_sync_to_async
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from stations.clock import utcnow
 from stations.models import FlagReason, RegistrationStatus, Station, StationEvent, Transaction
@@ -312,3 +312,38 @@ def test_stale_transaction_flagging_can_be_turned_off():
     Transaction.objects.create(station_id="GONE", evse_id=1, started_at=utcnow())
     assert liveness.flag_stale_transactions() == ""
     assert not Transaction.objects.exclude(flagged_at=None).exists()
+
+
+# --- what the operator sees ----------------------------------------------------------------------
+
+
+def test_operators_find_flagged_transactions_in_the_api_dashboard_and_admin(admin_user):
+    now = utcnow()
+    Station.objects.create(id="CP_F")
+    flagged = Transaction.objects.create(
+        station_id="CP_F",
+        evse_id=1,
+        started_at=now,
+        flagged_at=now,
+        flag_reason=FlagReason.STATION_REBOOTED,
+    )
+    fine = Transaction.objects.create(station_id="CP_F", evse_id=2, started_at=now)
+    client = Client()
+    client.force_login(admin_user)
+
+    api = client.get("/api/transactions/?flagged=true").json()
+    assert [t["id"] for t in api["results"]] == [flagged.pk]
+    assert api["results"][0]["flag_reason"] == "StationRebooted"
+    assert [t["id"] for t in client.get("/api/transactions/?flagged=false").json()["results"]] == [
+        fine.pk
+    ]
+
+    assert client.get("/summary.json").json()["flagged_transactions"] == 1
+    page = client.get("/transactions/?active=flagged").content.decode()
+    assert f'data-transaction="{flagged.pk}"' in page
+    assert f'data-transaction="{fine.pk}"' not in page
+    assert "Station rebooted with it open" in page
+
+    admin = client.get("/admin/stations/transaction/?flag_reason=StationRebooted").content.decode()
+    assert f"/admin/stations/transaction/{flagged.pk}/change/" in admin
+    assert f"/admin/stations/transaction/{fine.pk}/change/" not in admin

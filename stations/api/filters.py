@@ -70,11 +70,17 @@ class TransactionFilter(django_filters.FilterSet):
     # simply an empty list.
     station = django_filters.CharFilter(field_name="station_id")
     active = django_filters.BooleanFilter(field_name="is_active")
+    flagged = django_filters.BooleanFilter(
+        field_name="flagged_at",
+        lookup_expr="isnull",
+        exclude=True,
+        help_text="Open transactions flagged for the operator (the station rebooted or went away).",
+    )
     id_token = django_filters.CharFilter()
 
     class Meta:
         model = Transaction
-        fields = ["station", "active", "id_token"]
+        fields = ["station", "active", "flagged", "id_token"]
 
 
 class IdTokenFilter(django_filters.FilterSet):

@@ -220,6 +220,8 @@ class TransactionSerializer(serializers.ModelSerializer):
             "stop_reason",
             "charging_state",
             "reservation_id",
+            "flagged_at",
+            "flag_reason",
         ]
         read_only_fields = fields
 

@@ -99,6 +99,18 @@ const handlers = {
     }
   },
 
+  transaction_flag(e) {
+    // An open transaction flagged for the operator (or cleared): the badge in its row.
+    for (const cell of $$(`[data-transaction="${attr(e.id)}"] [data-field="flag"]`)) {
+      cell.replaceChildren();
+      if (!e.reason) continue;
+      const badge = document.createElement("span");
+      badge.className = "badge status-faulted";
+      badge.textContent = e.reason;
+      cell.append(" ", badge);
+    }
+  },
+
   reservation(e) {
     const row = $(`#reservation-table tr[data-reservation="${attr(e.id)}"]`);
     if (row) {
