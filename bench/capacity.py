@@ -18,6 +18,7 @@ stations are `connected` and N have a `last_heartbeat_at` (written by the presen
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 from bench import client
@@ -87,6 +88,7 @@ async def idle_capacity(target: Target, plan: Plan) -> dict:
 
     await prime(target, "idle", once)
     rss_idle = rss_bytes(target.pid)
+    client_rss_idle = rss_bytes(os.getpid())
     n = plan.idle_stations
     prefix = f"idle{target.workers}-"
     idents = [f"{prefix}{i}" for i in range(n)]
@@ -104,6 +106,9 @@ async def idle_capacity(target: Target, plan: Plan) -> dict:
     try:
         connect_cpu = await measured(target, connect_all)
         rss_connected = rss_bytes(target.pid)
+        client_rss_connected = rss_bytes(os.getpid())
+        # Sockets the server holds while RSS is read (a worker lost during connect loses its own).
+        open_at_rss = sum(1 for s in stations if s.ws.close_code is None)
         stats = Stats()
         rate = len(stations) / plan.idle_round_seconds
         cpu = await measured(
@@ -129,7 +134,8 @@ async def idle_capacity(target: Target, plan: Plan) -> dict:
         await settle()
     connected = len(stations)
     summary = stats.summary()
-    per_conn_kb = (rss_connected - rss_idle) / max(connected, 1) / 1024
+    per_conn_kb = (rss_connected - rss_idle) / max(open_at_rss, 1) / 1024
+    client_per_conn_kb = (client_rss_connected - client_rss_idle) / max(connected, 1) / 1024
     checks = [
         f"{connected}/{n} connected and Accepted"
         + (f" ({failed_handshakes} handshakes failed)" if failed_handshakes else "")
@@ -148,7 +154,7 @@ async def idle_capacity(target: Target, plan: Plan) -> dict:
     return row(
         "idle_capacity",
         target,
-        connected,
+        open_at_rss,
         summary,
         messages=stats.answered,
         cpu=cpu,
@@ -157,16 +163,19 @@ async def idle_capacity(target: Target, plan: Plan) -> dict:
         rss_end=rss_end,
         notes=[
             ("checks OK: " if ok else "CHECKS FAILED: ") + ", ".join(checks),
-            f"RSS/conn {per_conn_kb:.1f} kB vs budget {RSS_BUDGET_KB:g} kB: {budget}",
+            f"RSS/conn {per_conn_kb:.1f} kB vs budget {RSS_BUDGET_KB:g} kB: {budget}"
+            + (f" (over the {open_at_rss} still open)" if open_at_rss != connected else ""),
             f"connect+boot {connect_seconds:.1f} s,"
             f" {connect_cpu.server / max(connected, 1) * 1e6:.0f} µs CPU/station",
             f"heartbeat round at {rate:.0f}/s",
             f"idle: {hold_cpu / plan.idle_hold_seconds * 100:.1f} % CPU",
+            f"load client {client_per_conn_kb:.1f} kB/conn",
             *failure_notes(summary),
         ],
         checks_ok=ok,
         failed_handshakes=failed_handshakes,
         boots_refused=refused,
+        open_at_rss=open_at_rss,
         closed_after_round=closed_after_round,
         closed_after_hold=closed_after_hold,
         db_connected=connected_rows,
@@ -175,5 +184,6 @@ async def idle_capacity(target: Target, plan: Plan) -> dict:
         connect_seconds=connect_seconds,
         connect_cpu_us_per_station=connect_cpu.server / max(connected, 1) * 1e6,
         idle_cpu_percent=hold_cpu / plan.idle_hold_seconds * 100,
+        client_rss_per_conn_kb=client_per_conn_kb,
         boot_latency=boots.summary(),
     )

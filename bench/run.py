@@ -37,7 +37,15 @@ from pathlib import Path
 from bench import registry
 from bench.registry import BASELINE, SCENARIOS, TIMEOUTS
 from bench.scenarios import FULL, QUICK, Plan, Target
-from bench.server import DATABASES, ROOT, STOP_WAIT_SECONDS, BareServer, CsmsServer, Process
+from bench.server import (
+    DATABASES,
+    ROOT,
+    STOP_WAIT_SECONDS,
+    BareServer,
+    CsmsServer,
+    Process,
+    process_tree,
+)
 
 SCENARIO_TIMEOUT = 240.0  # seconds: a stuck scenario fails, the run goes on
 DEFAULT_OUT = ROOT / "bench" / "results" / "latest.json"
@@ -144,10 +152,15 @@ def run_scenario(
         target.port = server.port
         if started is not None:
             started(server)
+        processes = set(process_tree(server.pid))
         function = registry.function(name)
         result = run_async(function(target, plan), TIMEOUTS.get(name, SCENARIO_TIMEOUT))
         if not server.alive():
             result["notes"] += "; the server died during the run"
+        elif set(process_tree(server.pid)) != processes:
+            # uvicorn's supervisor replaces a worker that died or missed its health check (5 s).
+            result["notes"] += "; WORKER REPLACED during the run: a worker died or was killed"
+            result["workers_replaced"] = True
     except (Exception, TimeoutError) as exc:
         traceback.print_exc(file=sys.stderr)
         result = failed_row(name, target.db_name, target.workers, target.version, exc)
