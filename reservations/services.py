@@ -23,7 +23,7 @@ from stations.clock import ocpp_time, utcnow
 from stations.commands import CommandResult, Outcome, send_command
 from stations.db import in_db_thread
 from stations.events import publish
-from stations.models import Connector, RegistrationStatus, Station
+from stations.models import Connector, RegistrationStatus, Station, StationEvent
 
 _STATION_UPDATES = {"Expired": Reservation.Status.EXPIRED, "Removed": Reservation.Status.REMOVED}
 _ANSWERS = {
@@ -64,6 +64,8 @@ def reservation_use(station_id: str, reservation_id: int, transaction_id: int) -
     ).update(status=Reservation.Status.USED, transaction_id=transaction_id)
     if used:
         announce(reservation_id, station_id, Reservation.Status.USED)
+    else:
+        _not_the_stations(station_id, reservation_id, "UnknownReservationUse")
     return bool(used)
 
 
@@ -77,7 +79,24 @@ def reservation_station_update(station_id: str, reservation_id: int, update: str
     ).update(status=status)
     if changed:
         announce(reservation_id, station_id, status)
+    else:
+        _not_the_stations(station_id, reservation_id, "UnknownReservationUpdate", update=update)
     return bool(changed)
+
+
+def _not_the_stations(station_id: str, reservation_id: int, type_: str, **data: object) -> None:
+    """A station named a reservation id that is not one of its own (another station's, or none at
+    all): nothing was changed; the operator sees an anomaly. Its own reservation that is no longer
+    active (used, expired, cancelled) is an ordinary late message and is not flagged."""
+    if Reservation.objects.filter(pk=reservation_id, station_id=station_id).exists():
+        return
+    StationEvent.objects.create(
+        station_id=station_id,
+        kind=StationEvent.Kind.ANOMALY,
+        type=type_,
+        message=f"Reservation {reservation_id} is not a reservation of this station; ignored",
+        data={"reservation_id": reservation_id, **data},
+    )
 
 
 def reservation_expire_due() -> int:
