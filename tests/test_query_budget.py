@@ -127,7 +127,7 @@ def test_a_201_transaction_event_costs_the_same_whatever_the_number_of_samples(s
         "CP_Q", event_type="Started", timestamp="2026-01-01T00:00:00Z", trigger_reason="Authorized",
         seq_no=0, transaction_info=started, evse={"id": 1},
     )  # fmt: skip
-    with statements(5):  # the row (locked), seqNo check, event, samples, row
+    with statements(4):  # the row (locked), the event (its seqNo unique), samples, row
         transaction_event_201(
             "CP_Q",
             event_type="Updated",

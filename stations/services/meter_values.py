@@ -9,6 +9,7 @@ from typing import Any
 
 from stations.clock import parse_ocpp_time
 from stations.models import MeterSample
+from stations.sql import BulkInsert
 
 ENERGY_REGISTER = "Energy.Active.Import.Register"
 _TO_WH = {"Wh": 1.0, "kWh": 1000.0}
@@ -78,24 +79,40 @@ def store_samples(
     transaction_id: int | None,
 ) -> None:
     """One INSERT for all samples; a sample already stored (a resent message) is skipped."""
-    if not samples:
-        return
-    MeterSample.objects.bulk_create(
+    _insert_samples.run(
         [
-            MeterSample(
-                station_id=station_id,
-                transaction_id=transaction_id,
-                evse_id=evse_id,
-                connector_id=connector_id,
-                timestamp=s.timestamp,
-                measurand=s.measurand,
-                phase=s.phase,
-                unit=s.unit,
-                context=s.context,
-                location=s.location,
-                value=s.value,
+            (
+                station_id,
+                transaction_id,
+                evse_id,
+                connector_id,
+                s.timestamp,
+                s.measurand,
+                s.phase,
+                s.unit,
+                s.context,
+                s.location,
+                s.value,
             )
             for s in samples
-        ],
-        ignore_conflicts=True,
+        ]
     )
+
+
+_insert_samples = BulkInsert(
+    MeterSample,
+    [
+        "station",
+        "transaction",
+        "evse_id",
+        "connector_id",
+        "timestamp",
+        "measurand",
+        "phase",
+        "unit",
+        "context",
+        "location",
+        "value",
+    ],
+    ignore_conflicts=True,
+)

@@ -21,7 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from reservations.services import reservation_use
-from stations.clock import ocpp_time, parse_ocpp_time
+from stations.clock import ocpp_time, parse_ocpp_time, utcnow
 from stations.events import publish
 from stations.models import StationEvent, Transaction, TransactionEvent
 from stations.services.authorization import Authorization, authorize
@@ -31,6 +31,36 @@ from stations.services.meter_values import (
     latest_energy_wh,
     parse_meter_values,
     store_samples,
+)
+from stations.sql import BulkInsert, SelectOne, update_fields
+
+# The statements every meter reading runs, prepared once (see stations.sql for why).
+_tx_16 = SelectOne(Transaction, ["id", "station"], condition=lambda q: f"{q('ocpp_id')} IS NULL")
+_tx_201_locked = SelectOne(Transaction, ["station", "ocpp_id"], for_update=True)
+_insert_event = BulkInsert(
+    TransactionEvent,
+    ["transaction", "seq_no", "event_type", "trigger_reason", "timestamp", "offline"],
+    ignore_conflicts=True,
+)
+# What a TransactionEvent may change on its transaction row.
+_EVENT_FIELDS = (
+    "evse_id",
+    "connector_id",
+    "id_token",
+    "id_token_type",
+    "authorization_status",
+    "charging_state",
+    "remote_start_id",
+    "reservation_id",
+    "offline",
+    "last_seq_no",
+    "started_at",
+    "stopped_at",
+    "is_active",
+    "stop_reason",
+    "energy_wh",
+    "meter_start_wh",
+    "meter_stop_wh",
 )
 
 
@@ -152,21 +182,7 @@ def meter_values_16(
     with transaction.atomic():
         tx = None
         if transaction_id is not None:
-            tx = (
-                Transaction.objects.filter(
-                    pk=transaction_id, station_id=identity, ocpp_id__isnull=True
-                )
-                .only(
-                    "pk",
-                    "station_id",
-                    "is_active",
-                    "meter_start_wh",
-                    "energy_wh",
-                    "flagged_at",
-                    "flag_reason",
-                )
-                .first()
-            )
+            tx = _tx_16.get(transaction_id, identity)
             if tx is not None:
                 clear_flag(tx, "MeterValues")
             else:
@@ -215,11 +231,7 @@ def transaction_event_201(
     samples = parse_meter_values(meter_value or [], "2.0.1")
     ocpp_id = transaction_info["transaction_id"]
     with transaction.atomic():
-        tx = (
-            Transaction.objects.select_for_update()
-            .filter(station_id=identity, ocpp_id=ocpp_id)
-            .first()
-        )
+        tx = _tx_201_locked.get(identity, ocpp_id)
         if tx is None:
             if event_type != "Started":
                 _anomaly(
@@ -236,17 +248,11 @@ def transaction_event_201(
                 started_at=when,
                 meter_start_wh=latest_energy_wh(samples) if event_type == "Started" else None,
             )
-        elif TransactionEvent.objects.filter(transaction=tx, seq_no=seq_no).exists():
-            return authorization  # already applied: a resend
+        # Unique on (transaction, seqNo): nothing inserted means a resend, answered, not applied.
+        if not _insert_event.run([(tx.pk, seq_no, event_type, trigger_reason, when, offline)]):
+            return authorization
         clear_flag(tx, "TransactionEvent")
-        TransactionEvent.objects.create(
-            transaction=tx,
-            seq_no=seq_no,
-            event_type=event_type,
-            trigger_reason=trigger_reason,
-            timestamp=when,
-            offline=offline,
-        )
+        before = [getattr(tx, name) for name in _EVENT_FIELDS]
         _apply_transaction_event(
             tx,
             event_type=event_type,
@@ -271,7 +277,10 @@ def transaction_event_201(
             reading = latest_energy_wh(samples)
             if reading is not None:
                 tx.meter_stop_wh = reading
-        tx.save()
+        changed = [n for n, old in zip(_EVENT_FIELDS, before, strict=True) if getattr(tx, n) != old]
+        if changed:
+            tx.updated_at = utcnow()
+            update_fields(tx, [*changed, "updated_at"])
         if reservation_id is not None:
             reservation_use(identity, reservation_id, tx.pk)
         _announce(tx, samples)
@@ -325,9 +334,7 @@ def _apply_energy(tx: Transaction, samples: list[Sample], *, save: bool = True) 
     if energy != tx.energy_wh:
         tx.energy_wh = energy
         if save:
-            Transaction.objects.filter(pk=tx.pk).update(
-                energy_wh=energy, meter_start_wh=tx.meter_start_wh
-            )
+            update_fields(tx, ["energy_wh", "meter_start_wh"])
 
 
 def _announce(
