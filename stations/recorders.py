@@ -18,7 +18,8 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -26,6 +27,7 @@ from django.db import IntegrityError, transaction
 from stations.clock import utcnow
 from stations.db import in_db_thread
 from stations.models import MessageLog, Station
+from stations.sql import BulkInsert
 
 
 def prune_message_log(batch: int = 10_000) -> int:
@@ -88,9 +90,24 @@ class PresenceRecorder:
             await in_db_thread(self.write)(seen, heartbeats)
 
 
+class LogEntry(NamedTuple):
+    """One buffered frame: a tuple costs a fraction of a model instance, on every frame."""
+
+    station_id: str
+    direction: str
+    message_type: int
+    action: str
+    unique_id: str
+    frame: str
+    created_at: datetime
+
+
+_insert_log = BulkInsert(MessageLog, LogEntry._fields)
+
+
 class MessageLogRecorder:
     def __init__(self) -> None:
-        self._entries: deque[MessageLog] = deque()
+        self._entries: deque[LogEntry] = deque()
         self._bytes = 0
         self.dropped = 0
 
@@ -111,14 +128,8 @@ class MessageLogRecorder:
             self.dropped += 1
         self._bytes += len(text)
         self._entries.append(
-            MessageLog(
-                station_id=station_id,
-                direction=direction,
-                message_type=message_type,
-                action=action[:64],
-                unique_id=unique_id[:64],
-                frame=text,
-                created_at=utcnow(),
+            LogEntry(
+                station_id, direction, message_type, action[:64], unique_id[:64], text, utcnow()
             )
         )
 
@@ -134,7 +145,7 @@ class MessageLogRecorder:
         self._entries.clear()
         self._bytes = 0
         try:
-            await in_db_thread(MessageLog.objects.bulk_create)(batch, batch_size=500)
+            await in_db_thread(_write_log)(batch)
         except IntegrityError:
             # One bad row must not block every later entry: save the rest one by one.
             self.dropped += await in_db_thread(_save_each)(batch)
@@ -151,13 +162,19 @@ class MessageLogRecorder:
                 self._bytes += len(entry.frame)
 
 
-def _save_each(batch: list[MessageLog]) -> int:
+def _write_log(batch: list[LogEntry]) -> None:
+    with transaction.atomic():
+        for i in range(0, len(batch), 500):
+            _insert_log.run(batch[i : i + 500])
+
+
+def _save_each(batch: list[LogEntry]) -> int:
     """Insert entries one by one; return how many the database refused."""
     refused = 0
     for entry in batch:
         try:
             with transaction.atomic():
-                entry.save(force_insert=True)
+                _insert_log.run([entry])
         except IntegrityError:
             refused += 1
             logger.error(
