@@ -56,7 +56,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m bench.run", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smaller and shorter (≤ 1 minute): SQLite, 1 worker"
+        "--quick",
+        action="store_true",
+        help="smaller and shorter (2 to 3 minutes): SQLite, 1 worker",
     )
     parser.add_argument(
         "--scenarios",
