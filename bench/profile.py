@@ -131,6 +131,11 @@ WAITING = {
     "Event.wait (threading.py)",
     "Thread.join (threading.py)",
     "BaseEventLoop._run_once (asyncio/base_events.py)",
+    # uvicorn's health-check thread in each worker and multiprocessing's resource tracker.
+    "Connection._recv (multiprocessing/connection.py)",
+    "main (multiprocessing/resource_tracker.py)",
+    # psycopg waiting for PostgreSQL's answer (PostgreSQL's CPU is in the bench.run notes).
+    "Connection.wait (psycopg/connection.py)",
 }
 # With --native, C functions below which a thread blocks (the leaf is then an anonymous libc frame).
 NATIVE_WAITS = {"PyThread_acquire_lock_timed", "take_gil", "epoll_wait", "epoll_pwait"}
