@@ -59,6 +59,9 @@ class StationOptions:
     meter_interval: float | None = None  # None: MeterValueSampleInterval / TxUpdatedInterval
     heartbeat_interval: float | None = None  # None: the interval the CSMS gives at boot
     reconnect: bool = True
+    # Seconds per second of the RetryBackOff* and TransactionMessageRetryInterval settings, which
+    # are whole seconds: tests shrink the station's waits after a failure (0.05: 50 ms per second).
+    retry_unit: float = 1.0
     clock_skew_seconds: float = 0.0
     ssl_context: ssl.SSLContext | None = None
     # Fault injection, to reproduce field bugs in a CSMS.
@@ -243,7 +246,7 @@ class EmulatedStation:
         minimum = self.device.integer("RetryBackOffWaitMinimum")
         repeats = self.device.integer("RetryBackOffRepeatTimes")
         jitter = self.rng.uniform(0, self.device.integer("RetryBackOffRandomRange"))
-        return minimum * 2 ** min(attempt, repeats) + jitter
+        return (minimum * 2 ** min(attempt, repeats) + jitter) * self.options.retry_unit
 
     def _connect(self):
         headers = {}
@@ -406,9 +409,13 @@ class EmulatedStation:
                         self.stats.dropped += 1
                         self._pop_outbox()
                         continue
-                    delay = self.device.integer("TransactionMessageRetryInterval") * item.attempts
+                    delay = (
+                        self.device.integer("TransactionMessageRetryInterval")
+                        * item.attempts
+                        * self.options.retry_unit
+                    )
                     logger.warning(
-                        "%s: %s failed (%s); retry in %d s",
+                        "%s: %s failed (%s); retry in %.2f s",
                         self.identity,
                         item.action,
                         error,
