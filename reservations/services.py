@@ -69,6 +69,10 @@ def reservation_use(station_id: str, reservation_id: int, transaction_id: int) -
     return bool(used)
 
 
+def reservation_owned(station_id: str, reservation_id: int) -> bool:
+    return Reservation.objects.filter(pk=reservation_id, station_id=station_id).exists()
+
+
 def reservation_station_update(station_id: str, reservation_id: int, update: str) -> bool:
     """2.0.1 ReservationStatusUpdate: the station expired or removed the reservation."""
     status = _STATION_UPDATES.get(update)

@@ -102,11 +102,16 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             await self._refuse(400, "No supported OCPP version offered (ocpp2.0.1, ocpp1.6)")
             return
 
-        if throttle.by_identity.blocked(identity) or throttle.by_address.blocked(address):
+        if throttle.by_address.blocked(address) or not throttle.by_identity.begin(identity):
             logger.warning("Refused %s from %s: too many failed logins", identity, address)
             await self._refuse(429, "Too many failed logins; try again later")
             return
+        try:
+            await self._admit(identity, address, subprotocol, version)
+        finally:
+            throttle.by_identity.end(identity)
 
+    async def _admit(self, identity: str, address: str, subprotocol: str, version: str) -> None:
         group = station_group(identity)
         await self.channel_layer.group_add(group, self.channel_name)
         credentials = parse_basic_authorization(handshake.header(self.scope, b"authorization"))
@@ -121,6 +126,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
             if admission.status == 401:
                 throttle.by_identity.failure(identity)
+            if admission.status in (401, 404):
                 throttle.by_address.failure(address)
             await self._refuse(admission.status, admission.reason)
             return
@@ -184,7 +190,12 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         self.rpc.cancel_pending()
         for task in self.commands or ():
             task.cancel()
-        await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
+        try:
+            await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
+        except Exception:
+            # The row must be released whatever the channel layer says (thousands of sockets
+            # closing at once can exhaust its pool); a stale group entry only expires.
+            logger.warning("%s: leaving the station group failed", self.identity, exc_info=True)
         if not self.released:
             self.released = True
             with telemetry.tracer.start_as_current_span(

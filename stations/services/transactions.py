@@ -20,7 +20,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from reservations.services import reservation_use
+from reservations.services import reservation_owned, reservation_use
 from stations.clock import ocpp_time, parse_ocpp_time, utcnow
 from stations.events import publish
 from stations.models import StationEvent, Transaction, TransactionEvent
@@ -93,7 +93,7 @@ def transaction_start_16(
                 authorization_status=authorization.status,
                 started_at=timestamp,
                 meter_start_wh=meter_start,
-                reservation_id=reservation_id,
+                reservation_id=_own_reservation(identity, reservation_id),
             )
             if reservation_id is not None:
                 reservation_use(identity, reservation_id, created.pk)
@@ -263,7 +263,7 @@ def transaction_event_201(
             evse=evse,
             id_token=id_token,
             authorization=authorization,
-            reservation_id=reservation_id,
+            reservation_id=_own_reservation(identity, reservation_id),
         )
         store_samples(
             samples,
@@ -321,6 +321,14 @@ def _apply_transaction_event(
         tx.is_active = False
         tx.stopped_at = when
         tx.stop_reason = info.get("stopped_reason", "Local")
+
+
+def _own_reservation(identity: str, reservation_id: int | None) -> int | None:
+    """The reservation id to link a transaction to: only one of this station's own (another
+    station's id is reported as an anomaly by `reservation_use`, and never linked)."""
+    if reservation_id is None or not reservation_owned(identity, reservation_id):
+        return None
+    return reservation_id
 
 
 def _apply_energy(tx: Transaction, samples: list[Sample], *, save: bool = True) -> None:
