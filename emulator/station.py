@@ -604,6 +604,7 @@ class EmulatedStation:
             remote_start_id=remote_start_id,
             reservation_id=reservation.id if reservation else None,
         )
+        self.advance_meter(connector)  # the meter counts from now, not from the last session's end
         connector.transaction = tx
         connector.reservation = None
         self.protocol.enqueue_start(tx)
