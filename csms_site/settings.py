@@ -108,7 +108,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": "csms_site.channel_layer.ShieldedRedisChannelLayer",
             "CONFIG": {
                 "hosts": [
                     {
