@@ -227,7 +227,10 @@ class CsmsServer(Process):
             "off",
         ]
         if workers > 1:
-            command += ["--workers", str(workers)]
+            # A worker busy accepting thousands of sockets can miss the supervisor's 5 s health
+            # check and be replaced; shutdown must not hang on channels-redis either.
+            command += ["--workers", str(workers), "--timeout-worker-healthcheck", "30"]
+            command += ["--timeout-graceful-shutdown", "5"]
         super().__init__(command, env, log_path)
 
     @property

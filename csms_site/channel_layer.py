@@ -1,32 +1,71 @@
-"""The Redis channel layer, with one fix: a cancelled receive never loses a message.
+"""The Redis channel layer, receiving through one task per process so no message is ever lost.
 
-channels-redis pops a message with BZPOPMIN and only then copies it to a backup queue. When the
-task waiting in BZPOPMIN is cancelled (it belongs to whichever consumer of the process is receiving
-for all of them, and is cancelled when that consumer's socket closes), redis-py drops the
-connection; a message Redis had already popped for it is gone: a lost takeover event, a command
-that never reaches its station (django/channels_redis#366, seen here under station churn).
+channels-redis receives for all of a process's consumers through one BZPOPMIN at a time, run inside
+whichever consumer's `receive()` holds its lock. When that consumer's socket closes, its task is
+cancelled in the middle of the pop, and a message Redis had already popped for the process (a
+takeover event, a command for another station, a command's answer) is lost, or left in the backup
+queue where the next receiver's clean-up may discard it in place of its own message
+(django/channels_redis#366). We saw it as two live sockets after a takeover race, and as commands
+answered 504.
 
-Shielding the pop lets it finish into the backup queue even when its waiter is cancelled; the next
-receive's clean-up moves backed-up messages to the front of the queue, so the message is delivered,
-late rather than never.
+Here one pump task per event loop does every pop, to its end, and hands each message to the receive
+buffer of the channel it is for; a consumer's `receive()` only waits on its own buffer, and
+cancelling that wait loses nothing. The pops, the backup queue and its clean-up are the library's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from channels_redis.core import RedisChannelLayer
 
+logger = logging.getLogger("csms.channel_layer")
+
 
 class ShieldedRedisChannelLayer(RedisChannelLayer):
-    async def _brpop_with_clean(self, index, channel, timeout):
-        pop = asyncio.ensure_future(super()._brpop_with_clean(index, channel, timeout))
-        pop.add_done_callback(_consume_outcome)
-        return await asyncio.shield(pop)
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pumps: dict[str, asyncio.Task] = {}
 
+    async def receive(self, channel: str) -> dict:
+        if "!" not in channel:
+            return await super().receive(channel)  # a normal channel: a plain pop
+        assert self.require_valid_channel_name(channel)
+        self._ensure_pump(self.non_local_name(channel))
+        buffer = self.receive_buffer[channel]
+        try:
+            return await buffer.get()
+        except asyncio.CancelledError:
+            if buffer.empty():
+                self.receive_buffer.pop(channel, None)  # its consumer is gone
+            raise
 
-def _consume_outcome(task: asyncio.Future) -> None:
-    """A pop whose waiter was cancelled may still fail (e.g. the layer closing): nobody awaits it,
-    so its exception is taken here rather than logged as never retrieved."""
-    if not task.cancelled():
-        task.exception()
+    def _ensure_pump(self, process_channel: str) -> None:
+        pump = self._pumps.get(process_channel)
+        loop = asyncio.get_running_loop()
+        if pump is None or pump.done() or pump.get_loop() is not loop:
+            self._pumps[process_channel] = loop.create_task(
+                self._pump(process_channel), name=f"channel-layer pump {process_channel}"
+            )
+
+    async def _pump(self, process_channel: str) -> None:
+        while True:
+            try:
+                message_channel, message = await self.receive_single(process_channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("channel layer: receiving failed; retrying in 1 s")
+                await asyncio.sleep(1)
+                continue
+            names = message_channel if isinstance(message_channel, list) else [message_channel]
+            for name in names:
+                self.receive_buffer[name].put_nowait(message)
+
+    async def close_pools(self) -> None:
+        for pump in self._pumps.values():
+            pump.cancel()
+        await asyncio.gather(*self._pumps.values(), return_exceptions=True)
+        self._pumps.clear()
+        await super().close_pools()
