@@ -91,10 +91,11 @@ class TcpProxy:
             return
         self.connections_made += 1
         self._writers.update((writer, upstream_writer))
-        await asyncio.gather(
-            self._pipe(reader, upstream_writer),
-            self._pipe(upstream_reader, writer),
-        )
+        with contextlib.suppress(asyncio.CancelledError):  # stop(): not worth a traceback
+            await asyncio.gather(
+                self._pipe(reader, upstream_writer),
+                self._pipe(upstream_reader, writer),
+            )
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
