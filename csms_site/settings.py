@@ -288,8 +288,11 @@ LOGGING = {
         },
         "django": {"level": "INFO", "handlers": ["console"], "propagate": False},
         "daphne": {"level": "INFO", "handlers": ["console"], "propagate": False},
-        # No level: uvicorn's --log-level (and --no-access-log) still decide what it logs.
+        # No level: uvicorn's --log-level (and --no-access-log) still decide what it logs. Each
+        # logger uvicorn sets a level on is named: dictConfig resets unnamed children to NOTSET,
+        # which made uvicorn.error log INFO ("connection open") whatever --log-level said.
         "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.error": {"handlers": ["console"], "propagate": False},
         "uvicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }

@@ -68,11 +68,12 @@ def test_serializable_extra_fields_only_and_no_credentials():
         assert secret not in line
 
 
-def log_with(**env: str) -> subprocess.CompletedProcess:
+def log_with(uvicorn_level: str = "INFO", **env: str) -> subprocess.CompletedProcess:
     """Configure Django's logging from the settings in a fresh process and log two records."""
     code = (
         # uvicorn sets its loggers' level from --log-level before the application loads Django.
         "import django, logging; logging.getLogger('uvicorn').setLevel(logging.INFO); "
+        f"logging.getLogger('uvicorn.error').setLevel(logging.{uvicorn_level}); "
         "django.setup(); "
         "log = logging.getLogger('csms.connections'); "
         "log.info('Client connected: %s', 'CP_1', extra={'station': 'CP_1'}); "
@@ -112,3 +113,11 @@ def test_an_unknown_log_format_is_refused():
     result = log_with(LOG_FORMAT="xml")
     assert result.returncode != 0
     assert "LOG_FORMAT must be plain or json, not 'xml'" in result.stderr
+
+
+def test_uvicorns_log_level_survives_django_logging():
+    """`uvicorn --log-level warning` must keep meaning it once Django configures logging."""
+    result = log_with(uvicorn_level="WARNING", LOG_FORMAT="plain")
+    assert result.returncode == 0, result.stderr
+    assert "Client connected" in result.stderr
+    assert "Uvicorn running on" not in result.stderr
