@@ -1,9 +1,14 @@
-"""The baseline: a central system written by hand with the `ocpp` library's defaults on `websockets`,
-as its documentation shows it. No persistence, no authentication, no message log: the cost of the
-OCPP library and the WebSocket server alone. Schema validation is on (the library's default); its
+"""The baselines: a central system written by hand with the `ocpp` library's defaults on
+`websockets`, as its documentation shows it. Schema validation is on (the library's default); its
 logger is left unconfigured (WARNING), like the CSMS under benchmark with OCPP_LOG_FRAMES=0.
 
-    python -m bench.bare_csms --port 9000
+- Plain: no persistence, no authentication, no message log: the cost of the OCPP library and the
+  WebSocket server alone.
+- `--orm`: the same, storing what a hand-written server would, the obvious way: one ORM insert per
+  sampled value, each through `sync_to_async` (the CSMS's own models and database, so the benchmark
+  counts its rows like the CSMS's).
+
+    python -m bench.bare_csms --port 9000 [--orm]
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
+from asgiref.sync import sync_to_async
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call_result as result16
@@ -63,9 +69,84 @@ class Station16(ChargePoint16):
         return result16.StatusNotification()
 
 
+class OrmStation201(Station201):
+    @on(Action201.boot_notification)
+    async def on_boot_notification(self, charging_station, reason, **kwargs):
+        await sync_to_async(Station.objects.get_or_create)(id=self.id)
+        return super().on_boot_notification(charging_station, reason, **kwargs)
+
+    @on(Action201.transaction_event)
+    async def on_transaction_event(
+        self, event_type, timestamp, trigger_reason, seq_no, transaction_info, **kwargs
+    ):
+        tx, _ = await sync_to_async(Transaction.objects.get_or_create)(
+            station_id=self.id,
+            ocpp_id=transaction_info["transaction_id"],
+            defaults={"evse_id": kwargs.get("evse", {}).get("id", 1), "started_at": timestamp},
+        )
+        for meter_value in kwargs.get("meter_value", []):
+            for sampled in meter_value["sampled_value"]:
+                await sync_to_async(MeterSample.objects.create)(
+                    station_id=self.id,
+                    transaction=tx,
+                    evse_id=tx.evse_id,
+                    timestamp=meter_value["timestamp"],
+                    measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+                    phase=sampled.get("phase", ""),
+                    unit=sampled.get("unit_of_measure", {}).get("unit", "Wh"),
+                    context=sampled.get("context", "Sample.Periodic"),
+                    location=sampled.get("location", "Outlet"),
+                    value=sampled["value"],
+                )
+        return result201.TransactionEvent()
+
+
+class OrmStation16(Station16):
+    @on(Action16.boot_notification)
+    async def on_boot_notification(self, charge_point_vendor, charge_point_model, **kwargs):
+        await sync_to_async(Station.objects.get_or_create)(id=self.id)
+        return super().on_boot_notification(charge_point_vendor, charge_point_model, **kwargs)
+
+    @on(Action16.start_transaction)
+    async def on_start_transaction(self, connector_id, id_tag, meter_start, timestamp, **kwargs):
+        tx = await sync_to_async(Transaction.objects.create)(
+            station_id=self.id,
+            evse_id=connector_id,
+            id_token=id_tag,
+            meter_start_wh=meter_start,
+            started_at=timestamp,
+        )
+        return result16.StartTransaction(transaction_id=tx.pk, id_tag_info={"status": "Accepted"})
+
+    @on(Action16.meter_values)
+    async def on_meter_values(self, connector_id, meter_value, transaction_id=None, **kwargs):
+        for item in meter_value:
+            for sampled in item["sampled_value"]:
+                await sync_to_async(MeterSample.objects.create)(
+                    station_id=self.id,
+                    transaction_id=transaction_id,
+                    evse_id=connector_id,
+                    timestamp=item["timestamp"],
+                    measurand=sampled.get("measurand", "Energy.Active.Import.Register"),
+                    phase=sampled.get("phase", ""),
+                    unit=sampled.get("unit", "Wh"),
+                    context=sampled.get("context", "Sample.Periodic"),
+                    location=sampled.get("location", "Outlet"),
+                    value=float(sampled["value"]),
+                )
+        return result16.MeterValues()
+
+
+KINDS = {False: (Station16, Station201), True: (OrmStation16, OrmStation201)}
+ORM = False
+# The CSMS's models, bound once Django is set up (--orm only).
+MeterSample = Station = Transaction = None
+
+
 async def on_connect(websocket: ServerConnection) -> None:
     station_id = websocket.request.path.strip("/")
-    kind = Station16 if websocket.subprotocol == "ocpp1.6" else Station201
+    v16, v201 = KINDS[ORM]
+    kind = v16 if websocket.subprotocol == "ocpp1.6" else v201
     with contextlib.suppress(ConnectionClosed):
         await kind(station_id, websocket).start()
 
@@ -83,4 +164,13 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=9000)
-    asyncio.run(main(parser.parse_args().port))
+    parser.add_argument("--orm", action="store_true", help="store samples, one ORM insert each")
+    args = parser.parse_args()
+    if args.orm:
+        import django
+
+        django.setup()  # DJANGO_SETTINGS_MODULE and DATABASE_URL come from the environment
+        from stations.models import MeterSample, Station, Transaction
+
+        ORM = True
+    asyncio.run(main(args.port))

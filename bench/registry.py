@@ -20,8 +20,10 @@ SCENARIOS: dict[str, Scenario] = {
     **knee.SCENARIOS,
     **backlog.SCENARIOS,
 }
-# Runs once, against bench/bare_csms.py instead of the CSMS.
+# Run against bench/bare_csms.py instead of the CSMS: the heartbeat scenario once; the meter values
+# scenario once per database, with the `--orm` variant (one ORM insert per sample).
 BASELINE = "baseline_ocpp_lib"
+BASELINE_ORM = "baseline_orm_per_sample"
 
 # Seconds a scenario may take before it is failed (the others: bench.run.SCENARIO_TIMEOUT).
 TIMEOUTS = {
@@ -31,4 +33,8 @@ TIMEOUTS = {
 
 
 def function(name: str) -> Scenario:
-    return scenarios.baseline_ocpp_lib if name == BASELINE else SCENARIOS[name]
+    if name == BASELINE:
+        return scenarios.baseline_ocpp_lib
+    if name == BASELINE_ORM:
+        return scenarios.baseline_orm_per_sample
+    return SCENARIOS[name]

@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import registry
-from bench.registry import BASELINE, SCENARIOS, TIMEOUTS
+from bench.registry import BASELINE, BASELINE_ORM, SCENARIOS, TIMEOUTS
 from bench.scenarios import FULL, QUICK, Plan, Target
 from bench.server import (
     DATABASES,
@@ -62,7 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--scenarios",
-        help=f"comma-separated subset of: {', '.join([*SCENARIOS, BASELINE])} (default: all)",
+        help=f"comma-separated subset of: {', '.join([*SCENARIOS, BASELINE, BASELINE_ORM])}"
+        " (default: all)",
     )
     parser.add_argument(
         "--db", help="comma-separated: sqlite, postgres (default: both; --quick: sqlite)"
@@ -83,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="JSON results file")
     args = parser.parse_args(argv)
-    names = [*SCENARIOS, BASELINE]
+    names = [*SCENARIOS, BASELINE, BASELINE_ORM]
     args.scenario_list = _split(args.scenarios) or names
     unknown = set(args.scenario_list) - set(names)
     if unknown:
@@ -252,16 +253,37 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 
 def baseline_comparison(rows: list[dict]) -> list[str]:
+    lines = []
     base = next((r for r in rows if r["scenario"] == BASELINE and not r.get("failed")), None)
-    if not base:
-        return []
-    lines = [f"baseline_ocpp_lib (ocpp library on websockets): {base['cpu_us_per_msg']:.0f} µs/msg"]
-    for row in rows:
-        if row["scenario"] == "heartbeat" and not row.get("failed"):
-            lines.append(
-                f"  CSMS heartbeat {row['db']} {row['workers']}w: {row['cpu_us_per_msg']:.0f} µs/msg"
-                f" = {row['cpu_us_per_msg'] / base['cpu_us_per_msg']:.2f}x the baseline"
-            )
+    if base:
+        lines.append(
+            f"baseline_ocpp_lib (ocpp library on websockets): {base['cpu_us_per_msg']:.0f} µs/msg"
+        )
+        for row in rows:
+            if row["scenario"] == "heartbeat" and not row.get("failed"):
+                lines.append(
+                    f"  CSMS heartbeat {row['db']} {row['workers']}w: "
+                    f"{row['cpu_us_per_msg']:.0f} µs/msg"
+                    f" = {row['cpu_us_per_msg'] / base['cpu_us_per_msg']:.2f}x the baseline"
+                )
+    for orm in rows:
+        if orm["scenario"] != BASELINE_ORM or orm.get("failed"):
+            continue
+        lines.append(
+            f"{BASELINE_ORM} {orm['db']} (ocpp library, one ORM insert per sample): "
+            f"{orm['cpu_us_per_msg']:.0f} µs/msg"
+        )
+        for row in rows:
+            if (
+                row["scenario"] == "meter_values"
+                and row["db"] == orm["db"]
+                and not row.get("failed")
+            ):
+                lines.append(
+                    f"  CSMS meter_values {row['db']} {row['workers']}w: "
+                    f"{row['cpu_us_per_msg']:.0f} µs/msg, "
+                    f"{orm['cpu_us_per_msg'] / row['cpu_us_per_msg']:.1f}x cheaper"
+                )
     return lines
 
 
@@ -354,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
 
     interrupted = False
     try:
-        for db_name in args.db_list if csms_scenarios else []:
+        orm_baseline = BASELINE_ORM in args.scenario_list
+        for db_name in args.db_list if csms_scenarios or orm_baseline else []:
             db = DATABASES[db_name]()
             try:
                 print(f"[{time.time() - began:5.1f}s] preparing {db_name}", flush=True)
@@ -367,6 +390,12 @@ def main(argv: list[str] | None = None) -> int:
                         server = CsmsServer(db.url, workers, log_path)
                         target = Target(0, "", 0, db, workers, args.ocpp, token)
                         done(run_scenario(name, server, target, plan, log_path))
+                if orm_baseline:
+                    log_path = log_dir / f"{db_name}-{BASELINE_ORM}.log"
+                    log_path.unlink(missing_ok=True)
+                    target = Target(0, "", 0, db, 1, args.ocpp, bare=True)
+                    server = BareServer(log_path, db.url)
+                    done(run_scenario(BASELINE_ORM, server, target, plan, log_path))
             finally:
                 db.teardown()
         if BASELINE in args.scenario_list:

@@ -355,6 +355,14 @@ async def start_transaction(target: Target, station: Station, stats: Stats) -> b
     return True
 
 
+async def baseline_orm_per_sample(target: Target, plan: Plan) -> dict:
+    """The meter values scenario against the hand-written `ocpp` server storing each sample with its
+    own ORM insert: what the CSMS's batched path is compared with."""
+    result = await meter_values(target, plan)
+    result["scenario"] = "baseline_orm_per_sample"
+    return result
+
+
 async def meter_values(target: Target, plan: Plan) -> dict:
     """30 % of the stations charge and send 10 sampled values per message at half the rate."""
     assert target.db is not None
@@ -366,9 +374,10 @@ async def meter_values(target: Target, plan: Plan) -> dict:
         if await start_transaction(target, station, Stats()):
             await station.call(*meter_job(station), Stats(), 30)
 
-    await prime(target, "mv", once)
+    tag = "orm" if target.bare else "mv"  # the baseline shares the database: its own stations
+    await prime(target, tag, once)
     rss_idle = rss_bytes(target.pid)
-    prefix = f"mv{target.workers}-"
+    prefix = f"{tag}{target.workers}-"
     idents = [f"{prefix}{i}" for i in range(plan.stations)]
     stations, notes = await connect_and_boot(target, idents)
     rss_connected = rss_bytes(target.pid)

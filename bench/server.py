@@ -267,10 +267,14 @@ class CsmsServer(Process):
 class BareServer(Process):
     """bench/bare_csms.py: a central system written with the `ocpp` library's defaults."""
 
-    def __init__(self, log_path: Path):
+    def __init__(self, log_path: Path, database_url: str = ""):
+        """With a database URL, the `--orm` variant that stores samples one ORM insert each."""
         self.port = free_port()
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "bench.bare_csms", "--port", str(self.port)]
+        if database_url:
+            env.update({**SERVER_ENV, "DATABASE_URL": database_url})
+            command.append("--orm")
         super().__init__(command, env, log_path)
 
     @property
