@@ -79,8 +79,11 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------
-# Persistent connections: the OCPP consumers touch the database from a worker thread for every
-# transaction message, and opening a connection per message would dominate the cost.
+# Reused connections: the OCPP consumers touch the database from a worker thread for every
+# transaction message, and opening a connection per message would dominate the cost. SQLite keeps
+# them per thread (CONN_MAX_AGE). PostgreSQL uses a pool per worker process instead: under ASGI each
+# HTTP request runs in a thread of its own, and persistent per-thread connections piled up until
+# PostgreSQL refused clients ("too many clients already", 500s under REST load).
 _DEFAULT_SQLITE = f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
@@ -89,6 +92,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _pool_size = env_int("DB_POOL_MAX_SIZE", 10)  # per worker process; 0 turns pooling off
+    if _pool_size > 0:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them; Django must not
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": _pool_size,
+            "timeout": env_float("DB_POOL_TIMEOUT", 10.0),
+        }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
@@ -292,7 +304,7 @@ LOGGING = {
         # logger uvicorn sets a level on is named: dictConfig resets unnamed children to NOTSET,
         # which made uvicorn.error log INFO ("connection open") whatever --log-level said.
         "uvicorn": {"handlers": ["console"], "propagate": False},
-        "uvicorn.error": {"handlers": ["console"], "propagate": False},
+        "uvicorn.error": {"propagate": True},  # to "uvicorn"'s handler, keeping its own level
         "uvicorn.access": {"handlers": ["console"], "propagate": False},
     },
 }

@@ -40,3 +40,7 @@ OCPP_PRESENCE_FLUSH_SECONDS = 0.05
 # Worker threads of the test process must not keep connections open past a test: PostgreSQL cannot
 # drop the test database while a session is still attached to it.
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+# ...and no PostgreSQL pool: connections taken by the test process's many short-lived threads would
+# not all come back, and the pool would run dry. `tests/test_db_pool.py` runs a server on the
+# production settings, pool included.
+DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
