@@ -1,11 +1,11 @@
-"""Prepared multi-row INSERTs for the tables written on every frame: meter samples, transaction
-events and the message log.
+"""Prepared statements for the rows written on every meter reading: multi-row INSERTs (meter
+samples, transaction events, the message log), the transaction's SELECT and its UPDATE.
 
-Why not `bulk_create`: a profile of a 10-sample TransactionEvent (`bench/README` has the command)
-put about 85 % of its CPU in Django's query compiler and per-field value preparation, and under
-10 % in the database. These statements are built once per database vendor from the models'
-metadata (a renamed field fails at once, not silently) and run with `executemany`; values are
-adapted per column type only where the backend needs it (datetimes on SQLite).
+Why not the ORM here: a profile of a 10-sample TransactionEvent (`python -m bench.profile
+meter_values`) put about 85 % of its CPU in Django's query compiler and per-field value
+preparation, and under 10 % in the database. These statements are built once per database vendor
+from the models' metadata (a renamed field fails at once, not silently); values are adapted per
+column type only where the backend needs it (datetimes on SQLite). Everything else uses the ORM.
 """
 
 from __future__ import annotations
