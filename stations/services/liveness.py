@@ -47,34 +47,39 @@ _CLOSE_REASONS = {
 def station_disconnected(identity: str, session: int, code: int | None) -> bool:
     """Mark the station offline after its socket closed, unless a newer one took over, and note
     why it closed. Returns whether this socket was still the live one."""
-    with transaction.atomic():
-        released = station_release(identity, session)
-        if released:
-            StationEvent.objects.create(
-                station_id=identity,
-                kind=StationEvent.Kind.CONNECTION,
-                type="Disconnected",
-                message=f"Code {code}: {_CLOSE_REASONS.get(code, 'closed')}",
-                data={"code": code, "session": session},
-            )
-    return released
+    return _release(
+        identity,
+        session,
+        "Disconnected",
+        f"Code {code}: {_CLOSE_REASONS.get(code, 'closed')}",
+        {"code": code, "session": session},
+    )
 
 
 def station_silent(identity: str, session: int, silent_for: float) -> bool:
     """The silence watch gave up on this socket: mark the station offline now, before the close
     handshake (which a half-open socket never completes) runs its course."""
+    return _release(
+        identity,
+        session,
+        "SilenceTimeout",
+        f"No frame for {silent_for:.0f} s (OCPP_SILENCE_TIMEOUT is "
+        f"{settings.OCPP_SILENCE_TIMEOUT:g} s); connection closed with {CLOSE_SILENT}",
+        {"silent_for": round(silent_for, 3), "session": session},
+    )
+
+
+def _release(identity: str, session: int, type_: str, message: str, data: dict) -> bool:
+    """Release the row if `session` is still the live one, with a connection event saying why."""
     with transaction.atomic():
         released = station_release(identity, session)
         if released:
             StationEvent.objects.create(
                 station_id=identity,
                 kind=StationEvent.Kind.CONNECTION,
-                type="SilenceTimeout",
-                message=(
-                    f"No frame for {silent_for:.0f} s (OCPP_SILENCE_TIMEOUT is "
-                    f"{settings.OCPP_SILENCE_TIMEOUT:g} s); connection closed with {CLOSE_SILENT}"
-                ),
-                data={"silent_for": round(silent_for, 3), "session": session},
+                type=type_,
+                message=message,
+                data=data,
             )
     return released
 
