@@ -15,6 +15,7 @@ has killed), `quit` ends the parent. It prints `forked <pid>` for each server; u
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -111,6 +112,9 @@ class CrashableServer:
     def stop(self) -> None:
         if self.alive():
             os.kill(self.pid, signal.SIGTERM)
+        while self._forked:  # forked but never taken as the server (it failed to listen)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._forked.popleft(), signal.SIGKILL)
         if self._parent is not None and self._parent.poll() is None:
             try:
                 self._command("quit")
