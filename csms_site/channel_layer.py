@@ -1,4 +1,6 @@
-"""The Redis channel layer, receiving through one task per process so no message is ever lost.
+"""Our channel layers: Redis receiving through one pump per process, and a lean in-memory one.
+
+## Redis: one receive pump per process, so no message is ever lost
 
 channels-redis receives for all of a process's consumers through one BZPOPMIN at a time, run inside
 whichever consumer's `receive()` holds its lock. When that consumer's socket closes, its task is
@@ -11,13 +13,22 @@ answered 504.
 Here one pump task per event loop does every pop, to its end, and hands each message to the receive
 buffer of the channel it is for; a consumer's `receive()` only waits on its own buffer, and
 cancelling that wait loses nothing. The pops, the backup queue and its clean-up are the library's.
+
+## In memory: expiry swept once a second, not on every message
+The library's in-memory layer walks every channel and every group membership on each receive and group
+send, to drop expired messages. A CSMS holds one channel and one group per station, so
+with 5,000 stations each REST command (send, receive, answer) and each handshake (group send)
+paid a walk of 10,000 entries: a boot storm was quadratic, and a command cost milliseconds of CPU.
+Expiry (60 s by default) needs no finer grain than a second.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
 
 logger = logging.getLogger("csms.channel_layer")
@@ -69,3 +80,17 @@ class ShieldedRedisChannelLayer(RedisChannelLayer):
         await asyncio.gather(*self._pumps.values(), return_exceptions=True)
         self._pumps.clear()
         await super().close_pools()
+
+
+class SweepingInMemoryChannelLayer(InMemoryChannelLayer):
+    sweep_interval = 1.0  # seconds between two walks for expired messages and memberships
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._swept_at = float("-inf")
+
+    def _clean_expired(self) -> None:
+        now = time.monotonic()
+        if now - self._swept_at >= self.sweep_interval:
+            self._swept_at = now
+            super()._clean_expired()

@@ -1,4 +1,6 @@
-"""The Redis channel layer loses nothing when a receive is cancelled (csms_site/channel_layer.py).
+"""Our channel layers (csms_site/channel_layer.py).
+
+The Redis channel layer loses nothing when a receive is cancelled.
 
 A worker receives for all its consumers through one BZPOPMIN at a time; when the consumer whose
 task runs it closes, the task is cancelled. Here a message for another channel of the same process
@@ -12,7 +14,7 @@ import os
 
 import pytest
 
-from csms_site.channel_layer import ShieldedRedisChannelLayer
+from csms_site.channel_layer import ShieldedRedisChannelLayer, SweepingInMemoryChannelLayer
 from tests.conftest import require_service
 
 ROUNDS = 30
@@ -44,3 +46,45 @@ async def test_a_message_popped_for_a_cancelled_receive_is_still_delivered(layer
         assert message == {"type": "station.command", "n": n}
         delivered += 1
     assert delivered == ROUNDS
+
+
+# --- the in-memory layer: expiry swept once per interval, not walked on every message ---------
+
+
+class CountingLayer(SweepingInMemoryChannelLayer):
+    walks = 0
+
+    def _clean_expired(self) -> None:
+        before = self._swept_at
+        super()._clean_expired()
+        if self._swept_at != before:
+            self.walks += 1
+
+
+async def test_in_memory_layer_walks_its_channels_at_most_once_per_interval():
+    layer = CountingLayer()
+    layer.sweep_interval = 3600
+    stations = [await layer.new_channel() for _ in range(2000)]
+    for name in stations:
+        await layer.group_add(f"station.{name[-12:]}", name)
+    for n, name in enumerate(stations):
+        await layer.send(name, {"type": "station.command", "n": n})
+        await layer.group_send(f"station.{name[-12:]}", {"type": "station.takeover", "n": n})
+        assert await layer.receive(name) == {"type": "station.command", "n": n}
+        assert await layer.receive(name) == {"type": "station.takeover", "n": n}
+    assert layer.walks == 1  # 6,000 operations over 2,000 channels and groups: one walk
+
+
+async def test_in_memory_layer_still_expires_messages_and_memberships():
+    layer = SweepingInMemoryChannelLayer(expiry=0.05, group_expiry=1)
+    layer.sweep_interval = 0.01
+    stale, member = await layer.new_channel(), await layer.new_channel()
+    await layer.group_add("station.x", stale)
+    await layer.send(stale, {"type": "old"})
+    layer.groups["station.x"][stale] -= 5  # joined long before group_expiry
+    await layer.group_add("station.x", member)
+    await asyncio.sleep(0.06)  # the message's expiry and a sweep interval pass
+    await layer.send(member, {"type": "fresh"})
+    assert await layer.receive(member) == {"type": "fresh"}  # a receive sweeps
+    assert stale not in layer.channels  # its expired message was dropped
+    assert list(layer.groups["station.x"]) == [member]
