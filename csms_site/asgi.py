@@ -7,10 +7,9 @@ dashboard's socket checks it against ALLOWED_HOSTS and authenticates with the se
 
 import os
 
-from django.core.asgi import get_asgi_application
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csms_site.settings")
 
+from csms_site.http_handler import get_asgi_application
 from csms_site.tracing import configure_tracing
 
 # Before Django builds its middleware: the Django instrumentation adds its own.

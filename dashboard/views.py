@@ -22,7 +22,7 @@ from dashboard import queries
 from dashboard.actions import ActionError, command_for, form_int, reservation_request
 from reservations import services as reservation_services
 from reservations.models import Reservation
-from stations.commands import CommandRefused, CommandResult, Outcome, send_command
+from stations.commands import CommandRefused, CommandResult, Outcome, send_command_from_thread
 from stations.models import Connector, MessageLog, Station, Transaction
 
 CONNECTOR_STATUSES = [
@@ -193,7 +193,7 @@ def station_action(request: HttpRequest, station_id: str, action: str) -> JsonRe
             result = async_to_sync(reservation_services.cancel)(reservation, user=request.user)
             return _answer(result.command, station.pk, f"CancelReservation #{reservation.pk}")
         ocpp_action, payload = command_for(action, station.protocol or "2.0.1", dict(form.items()))
-        result = async_to_sync(send_command)(
+        result = send_command_from_thread(
             station.pk, ocpp_action, payload, requested_by=request.user, source="dashboard"
         )
         return _answer(result, station.pk, ocpp_action)

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import Span, SpanKind
 
 from ocppj import OcppError, schemas, telemetry
 from stations.db import in_db_thread
@@ -143,21 +145,44 @@ async def send_command(
     lacks or an invalid payload.
     """
     started = time.monotonic()
-    with telemetry.tracer.start_as_current_span(
-        f"ocpp.command {action}",
-        kind=SpanKind.PRODUCER,
-        attributes={"ocpp.action": action, "ocpp.station_id": station_id, "ocpp.source": source},
-    ) as span:
+    with _command_span(station_id, action, source) as span:
         live = await in_db_thread(_live_socket)(station_id)
-        if live is None:
-            result = CommandResult(
-                Outcome.NOT_CONNECTED, description=f"{station_id} is not connected"
-            )
-        else:
-            result = await _send(live, action, payload, timeout, started)
+        result = await _deliver(station_id, live, action, payload, timeout, started)
         span.set_attribute("ocpp.outcome", result.outcome)
     await in_db_thread(_record)(station_id, action, payload, result, requested_by, source)
     return result
+
+
+def send_command_from_thread(
+    station_id: str,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float | None = None,
+    requested_by: Any = None,
+    source: str = "api",
+) -> CommandResult:
+    """`send_command` for synchronous callers (views), which already run in a thread of their own.
+
+    Their queries run right there; only the channel-layer exchange goes to the event loop. Going
+    through `send_command` instead would hop request thread -> loop -> database thread and back,
+    twice, for two queries.
+    """
+    started = time.monotonic()
+    with _command_span(station_id, action, source) as span:
+        live = _live_socket(station_id)
+        result = async_to_sync(_deliver)(station_id, live, action, payload, timeout, started)
+        span.set_attribute("ocpp.outcome", result.outcome)
+    _record(station_id, action, payload, result, requested_by, source)
+    return result
+
+
+def _command_span(station_id: str, action: str, source: str) -> AbstractContextManager[Span]:
+    return telemetry.tracer.start_as_current_span(
+        f"ocpp.command {action}",
+        kind=SpanKind.PRODUCER,
+        attributes={"ocpp.action": action, "ocpp.station_id": station_id, "ocpp.source": source},
+    )
 
 
 def _record(
@@ -183,13 +208,16 @@ def _record(
     )
 
 
-async def _send(
-    live: tuple[str, str],
+async def _deliver(
+    station_id: str,
+    live: tuple[str, str] | None,
     action: str,
     payload: dict[str, Any],
     timeout: float | None,
     started: float,
 ) -> CommandResult:
+    if live is None:
+        return CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
     channel_name, protocol = live
     check_command(protocol, action, payload)
 

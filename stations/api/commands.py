@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
@@ -18,7 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms_site.api import ApiError, IsStaff
-from stations.commands import CSMS_ACTIONS, CommandRefused, CommandResult, Outcome, send_command
+from stations.commands import (
+    CSMS_ACTIONS,
+    CommandRefused,
+    CommandResult,
+    Outcome,
+    send_command_from_thread,
+)
 from stations.models import Station
 
 
@@ -50,7 +55,7 @@ def send_or_raise(
 ) -> CommandResult:
     """Send from a synchronous view; refusals become 400 / 404 API errors."""
     try:
-        return async_to_sync(send_command)(
+        return send_command_from_thread(
             station_id, action, payload, requested_by=request.user, source=source
         )
     except CommandRefused as refused:
