@@ -1,5 +1,6 @@
 """Prepared statements for the rows written on every meter reading: multi-row INSERTs (meter
-samples, transaction events, the message log), the transaction's SELECT and its UPDATE.
+samples, transaction events, the message log), the transaction's SELECT and its UPDATE; and for the
+rows every handshake, boot and StatusNotification writes (a reconnect storm is thousands of them).
 
 Why not the ORM here: a profile of a 10-sample TransactionEvent (`python -m bench.profile
 meter_values`) put about 85 % of its CPU in Django's query compiler and per-field value
@@ -32,12 +33,7 @@ class BulkInsert:
     def _prepare(self, connection) -> tuple[str, list[Callable[[Any], Any] | None]]:
         prepared = self._prepared.get(connection.vendor)
         if prepared is None:
-            quote = connection.ops.quote_name
-            columns = ", ".join(quote(f.column) for f in self.fields)
-            placeholders = ", ".join(["%s"] * len(self.fields))
-            sql = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES ({placeholders})"
-            if self.ignore_conflicts:
-                sql += " ON CONFLICT DO NOTHING"
+            sql = self._sql(connection.ops.quote_name)
             adapters = [
                 connection.ops.adapt_datetimefield_value
                 if isinstance(f, models.DateTimeField) and connection.vendor == "sqlite"
@@ -46,6 +42,12 @@ class BulkInsert:
             ]
             prepared = self._prepared[connection.vendor] = (sql, adapters)
         return prepared
+
+    def _sql(self, quote: Callable[[str], str]) -> str:
+        columns = ", ".join(quote(f.column) for f in self.fields)
+        placeholders = ", ".join(["%s"] * len(self.fields))
+        sql = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+        return sql + " ON CONFLICT DO NOTHING" if self.ignore_conflicts else sql
 
     def run(self, rows: Sequence[Sequence[Any]], using: str = "default") -> int:
         """Insert `rows` (values in the order of `fields`); return how many were inserted."""
@@ -67,6 +69,27 @@ class BulkInsert:
             else:
                 cursor.executemany(sql, rows)
             return cursor.rowcount
+
+
+class Upsert(BulkInsert):
+    """INSERT, or UPDATE the row that has the same `unique` columns: one statement whether the row
+    exists yet or not (`ON CONFLICT … DO UPDATE`, SQLite 3.24+ and PostgreSQL), where the ORM's
+    update_or_create takes a savepoint, a SELECT FOR UPDATE and then an INSERT or an UPDATE."""
+
+    def __init__(
+        self, model: type[models.Model], fields: Sequence[str], *, unique: Sequence[str]
+    ) -> None:
+        super().__init__(model, fields)
+        self.unique = [model._meta.get_field(name) for name in unique]
+
+    def _sql(self, quote: Callable[[str], str]) -> str:
+        conflict = ", ".join(quote(f.column) for f in self.unique)
+        updates = ", ".join(
+            f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+            for f in self.fields
+            if f not in self.unique
+        )
+        return f"{super()._sql(quote)} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
 class SelectOne:

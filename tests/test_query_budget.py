@@ -88,6 +88,17 @@ def test_a_status_change_of_a_known_connector_costs_one_query(station):
         record_connector_status("CP_Q", evse_id=1, connector_id=1, status="Charging")
 
 
+def test_the_first_status_of_a_new_connector_costs_one_query_too(station):
+    """A boot storm of new stations: the row is inserted by the same single statement."""
+    with statements(1):
+        record_connector_status("CP_Q", evse_id=2, connector_id=1, status="Available")
+    with statements(1):
+        record_connector_status("CP_Q", evse_id=2, connector_id=1, status="Faulted", info="x")
+    connector = Connector.objects.get(station_id="CP_Q", evse_id=2)
+    assert (connector.status, connector.info) == ("Faulted", "x")
+    assert Connector.objects.filter(station_id="CP_Q").count() == 2
+
+
 def test_authorize_costs_one_query(station):
     with statements(1):
         authorize("TAG")

@@ -10,6 +10,22 @@ from stations.clock import utcnow
 from stations.events import publish
 from stations.models import FlagReason, RegistrationStatus, Station
 from stations.services.liveness import flag_open_transactions
+from stations.sql import SelectOne, update_fields
+
+_station = SelectOne(Station, ["id"])
+_BOOT_FIELDS = [
+    "vendor",
+    "model",
+    "serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+    "boot_reason",
+    "boot_status",
+    "last_boot_at",
+]
 
 
 @dataclass(frozen=True)
@@ -38,23 +54,21 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
     station retries its BootNotification. A boot (other than one the CSMS triggered) with
     transactions still open flags them: a rebooted station may have lost them.
     """
-    registration = (
-        Station.objects.filter(pk=identity).values_list("registration_status", flat=True).first()
-    )
-    status = registration or RegistrationStatus.REJECTED
-    Station.objects.filter(pk=identity).update(
-        vendor=info.vendor,
-        model=info.model,
-        serial_number=info.serial_number,
-        firmware_version=info.firmware_version,
-        iccid=info.iccid,
-        imsi=info.imsi,
-        meter_type=info.meter_type,
-        meter_serial_number=info.meter_serial_number,
-        boot_reason=info.reason,
-        boot_status=status,
-        last_boot_at=utcnow(),
-    )
+    station = _station.get(identity)
+    status = station.registration_status if station else RegistrationStatus.REJECTED
+    if station is not None:
+        station.vendor = info.vendor
+        station.model = info.model
+        station.serial_number = info.serial_number
+        station.firmware_version = info.firmware_version
+        station.iccid = info.iccid
+        station.imsi = info.imsi
+        station.meter_type = info.meter_type
+        station.meter_serial_number = info.meter_serial_number
+        station.boot_reason = info.reason
+        station.boot_status = status
+        station.last_boot_at = utcnow()
+        update_fields(station, _BOOT_FIELDS)
     if info.reason != "Triggered":
         flag_open_transactions(
             identity,

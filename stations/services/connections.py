@@ -13,6 +13,9 @@ from stations.clock import utcnow
 from stations.events import publish
 from stations.models import RegistrationStatus, Station, StationEvent
 from stations.passwords import check_station_password
+from stations.sql import SelectOne, update_fields
+
+_station_locked = SelectOne(Station, ["id"], for_update=True)
 
 logger = logging.getLogger("csms.security")
 
@@ -43,7 +46,7 @@ def station_admit(
     which settles two sockets authenticating at once on different workers.
     """
     with transaction.atomic():
-        station = Station.objects.select_for_update().filter(pk=identity).first()
+        station = _station_locked.get(identity)
         if station is None:
             if not settings.OCPP_AUTO_REGISTER:
                 _record_refusal(identity, address, "UnknownStation", "Unknown station identity")
@@ -76,8 +79,9 @@ def station_admit(
         station.connected_at = utcnow()
         station.last_seen_at = station.connected_at
         station.remote_address = address
-        station.save(
-            update_fields=[
+        update_fields(
+            station,
+            [
                 "session",
                 "connected",
                 "channel_name",
@@ -85,7 +89,7 @@ def station_admit(
                 "connected_at",
                 "last_seen_at",
                 "remote_address",
-            ]
+            ],
         )
         if replaced:
             StationEvent.objects.create(

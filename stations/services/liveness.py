@@ -29,6 +29,11 @@ from stations.clock import utcnow
 from stations.events import publish
 from stations.models import FlagReason, Station, StationEvent, Transaction
 from stations.services.connections import station_release
+from stations.sql import SelectOne
+
+_open_unflagged = SelectOne(
+    Transaction, ["station"], condition=lambda q: f"{q('is_active')} AND {q('flagged_at')} IS NULL"
+)
 
 # Close codes a station may see, and what they mean (4000-4999 are the application's own).
 CLOSE_REPLACED = 4000
@@ -126,7 +131,10 @@ def mark_dead_connections_offline() -> str:
 
 
 def flag_open_transactions(identity: str, reason: FlagReason, detail: str) -> int:
-    """Flag the station's open, unflagged transactions; one query when there are none."""
+    """Flag the station's open, unflagged transactions; one prepared query when there are none
+    (every boot asks)."""
+    if _open_unflagged.get(identity) is None:
+        return 0
     ids = list(
         Transaction.objects.filter(station_id=identity, is_active=True, flagged_at__isnull=True)
         .order_by()

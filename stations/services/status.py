@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from stations.clock import utcnow
 from stations.events import publish
 from stations.models import Connector, Station
+from stations.sql import Upsert, update_fields
+
+_STATUS_FIELDS = ["status", "error_code", "info", "vendor_id", "vendor_error_code", "status_at"]
+_KEY = ["station", "evse_id", "connector_id"]
+_upsert_connector = Upsert(Connector, [*_KEY, *_STATUS_FIELDS, "updated_at"], unique=_KEY)
 
 
 def record_connector_status(
@@ -20,26 +26,28 @@ def record_connector_status(
     vendor_error_code: str = "",
     timestamp: datetime | None = None,
 ) -> None:
-    """Store a connector's status: one UPDATE, or one INSERT the first time it reports."""
+    """Store a connector's status: one statement, which inserts the row the first time."""
     if evse_id == 0:
-        Station.objects.filter(pk=identity).update(status=status, error_code=error_code)
+        station = Station(pk=identity, status=status, error_code=error_code)
+        update_fields(station, ["status", "error_code"])
         publish("station", id=identity, status=status, error_code=error_code)
         return
-    fields = {
-        "status": status,
-        "error_code": error_code,
-        "info": info,
-        "vendor_id": vendor_id,
-        "vendor_error_code": vendor_error_code,
-        "status_at": timestamp,
-    }
-    updated = Connector.objects.filter(
-        station_id=identity, evse_id=evse_id, connector_id=connector_id
-    ).update(**fields)
-    if not updated:
-        Connector.objects.update_or_create(
-            station_id=identity, evse_id=evse_id, connector_id=connector_id, defaults=fields
-        )
+    _upsert_connector.run(
+        [
+            (
+                identity,
+                evse_id,
+                connector_id,
+                status,
+                error_code,
+                info,
+                vendor_id,
+                vendor_error_code,
+                timestamp,
+                utcnow(),
+            )
+        ]
+    )
     publish(
         "connector",
         station=identity,
