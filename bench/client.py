@@ -10,6 +10,7 @@ server sends a station is answered at once with `{"status": "Accepted"}`.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import http.client
 import math
@@ -152,11 +153,21 @@ class Station:
 
 
 async def open_station(
-    url: str, ident: str, subprotocol: str | None, open_timeout: float = 30.0
+    url: str,
+    ident: str,
+    subprotocol: str | None,
+    open_timeout: float = 30.0,
+    password: str = "",
 ) -> Station:
+    """Password: Basic authentication as `ident` (OCPP security profile 1)."""
+    headers = {}
+    if password:
+        basic = base64.b64encode(f"{ident}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {basic}"
     ws = await connect(
         url,
         subprotocols=[subprotocol] if subprotocol else None,
+        additional_headers=headers,
         compression=None,
         ping_interval=None,
         open_timeout=open_timeout,

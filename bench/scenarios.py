@@ -436,7 +436,10 @@ async def meter_values(target: Target, plan: Plan) -> dict:
 
 
 async def boot_storm(target: Target, plan: Plan) -> dict:
-    """Every station connects and boots at once: handshake, BootNotification, 2 StatusNotification."""
+    """Every station connects and boots at once: handshake, BootNotification, 2 StatusNotification.
+
+    The stations are known to the CSMS and authenticate with a password (security profile 1), as
+    after an outage or a restart of the CSMS, which is when a whole fleet reconnects at once."""
 
     async def statuses_once(station: Station) -> None:
         await station.call(
@@ -446,7 +449,9 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
     await prime(target, "boot", statuses_once)
     rss_idle = rss_bytes(target.pid)
     n = plan.boot_storm_stations
-    idents = [f"boot{target.workers}-{i}" for i in range(n)]
+    prefix = f"boot{target.workers}-"
+    idents = [f"{prefix}{i}" for i in range(n)]
+    await asyncio.to_thread(target.db.register_stations, prefix, n, STORM_PASSWORD)
     boots, statuses = Stats(), Stats()
     connect_times: list[float] = []
     accepted_at: list[float] = []
@@ -458,7 +463,11 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
         begun = time.perf_counter()
         try:
             station = await client.open_station(
-                target.station_url(ident), ident, target.subprotocol, open_timeout=60
+                target.station_url(ident),
+                ident,
+                target.subprotocol,
+                open_timeout=60,
+                password=STORM_PASSWORD,
             )
         except Exception:
             failed_handshakes += 1
@@ -486,8 +495,18 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
     try:
         cpu = await measured(target, storm)
         rss_connected = rss_end = rss_bytes(target.pid)
+        booted_rows = await asyncio.to_thread(
+            target.db.stations, prefix, "connected AND boot_status = 'Accepted'"
+        )
+        connector_rows = await asyncio.to_thread(
+            target.db.count,
+            "SELECT COUNT(*) FROM stations_connector WHERE station_id LIKE "
+            f"{target.db.mark} AND status = 'Available'",
+            (prefix + "%",),
+        )
     finally:
         await client.close_stations(stations)
+    stored = booted_rows == len(accepted_at) and connector_rows == statuses.answered
     all_accepted = (max(accepted_at) - began) if accepted_at else float("nan")
     summary = boots.summary()
     messages = boots.answered + statuses.answered
@@ -511,6 +530,9 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
             f"handshake p50/p99 {client.percentile(ordered, 50) * 1e3:.0f}/"
             f"{client.percentile(ordered, 99) * 1e3:.0f} ms",
             f"{failed_handshakes} handshakes failed" if failed_handshakes else "",
+            "registered stations, Basic auth",
+            f"db {'OK' if stored else 'CHECK FAILED'}: {booted_rows} connected and Accepted,"
+            f" {connector_rows} connector statuses",
             "latency = BootNotification; CPU/msg includes handshakes",
             *failure_notes(statuses.summary()),
         ],
@@ -521,6 +543,9 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
         handshake_p99_ms=client.percentile(ordered, 99) * 1e3,
         status_notifications=statuses.summary(),
     )
+
+
+STORM_PASSWORD = "bench-storm-key-0123"  # 20 characters: valid for 1.6 and 2.0.1
 
 
 # --- 5. command_rtt ------------------------------------------------------------------------------

@@ -312,8 +312,13 @@ def flush_redis() -> None:
 # --- Databases -----------------------------------------------------------------------------------
 
 
-def manage(args: list[str], database_url: str, timeout: float = 300) -> str:
-    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": database_url}
+def manage(
+    args: list[str],
+    database_url: str,
+    variables: dict[str, str] | None = None,
+    timeout: float = 300,
+) -> str:
+    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": database_url, **(variables or {})}
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -337,6 +342,26 @@ print(Token.objects.get_or_create(user=user)[0].key)
 """
 
 
+_REGISTER_SCRIPT = """
+import os
+from stations.models import RegistrationStatus, Station
+from stations.passwords import make_station_password
+prefix, count = os.environ["BENCH_PREFIX"], int(os.environ["BENCH_COUNT"])
+password = os.environ["BENCH_PASSWORD"]
+Station.objects.bulk_create(
+    [
+        Station(
+            id=f"{prefix}{i}",
+            registration_status=RegistrationStatus.ACCEPTED,
+            password_hash=make_station_password(password),
+        )
+        for i in range(count)
+    ],
+    batch_size=500,
+)
+"""
+
+
 class BenchDatabase:
     name = ""
     url = ""
@@ -356,6 +381,11 @@ class BenchDatabase:
     def staff_token(self) -> str:
         """A staff user's REST API token (created once per database)."""
         return manage(["shell", "-c", _TOKEN_SCRIPT], self.url).strip().splitlines()[-1]
+
+    def register_stations(self, prefix: str, count: int, password: str) -> None:
+        """Stations `<prefix>0` … known to the CSMS, Accepted, each with `password` (hashed)."""
+        variables = {"BENCH_PREFIX": prefix, "BENCH_COUNT": str(count), "BENCH_PASSWORD": password}
+        manage(["shell", "-c", _REGISTER_SCRIPT], self.url, variables)
 
     @property
     def mark(self) -> str:
