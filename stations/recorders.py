@@ -27,7 +27,7 @@ from django.db import IntegrityError, transaction
 from stations.clock import utcnow
 from stations.db import in_db_thread
 from stations.models import MessageLog, Station
-from stations.sql import BulkInsert
+from stations.sql import BulkInsert, set_column
 
 
 def prune_message_log(batch: int = 10_000) -> int:
@@ -76,10 +76,8 @@ class PresenceRecorder:
     @staticmethod
     def write(seen: list[str], heartbeats: list[str]) -> None:
         now = utcnow()
-        for i in range(0, len(seen), _CHUNK):
-            Station.objects.filter(pk__in=seen[i : i + _CHUNK]).update(last_seen_at=now)
-        for i in range(0, len(heartbeats), _CHUNK):
-            Station.objects.filter(pk__in=heartbeats[i : i + _CHUNK]).update(last_heartbeat_at=now)
+        set_column(Station, "last_seen_at", now, seen, chunk=_CHUNK)
+        set_column(Station, "last_heartbeat_at", now, heartbeats, chunk=_CHUNK)
 
     def reset(self) -> None:
         self.take()

@@ -173,3 +173,28 @@ def update_fields(instance: models.Model, names: Sequence[str], using: str = "de
     values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, instance.pk])
+
+
+def set_column(
+    model: type[models.Model],
+    name: str,
+    value: Any,
+    pks: Sequence[Any],
+    *,
+    chunk: int = 500,
+    using: str = "default",
+) -> None:
+    """`model.objects.filter(pk__in=pks).update(name=value)` without the compiler, which prepares
+    every value of a long IN list on its own (presence updates of thousands of stations)."""
+    connection = connections[using]
+    field = model._meta.get_field(name)
+    quote = connection.ops.quote_name
+    prefix = (
+        f"UPDATE {quote(model._meta.db_table)} SET {quote(field.column)} = %s"
+        f" WHERE {quote(model._meta.pk.column)} IN "
+    )
+    prepared = field.get_db_prep_save(value, connection)
+    with connection.cursor() as cursor:
+        for i in range(0, len(pks), chunk):
+            part = pks[i : i + chunk]
+            cursor.execute(prefix + f"({', '.join(['%s'] * len(part))})", [prepared, *part])

@@ -88,3 +88,15 @@ async def test_in_memory_layer_still_expires_messages_and_memberships():
     assert await layer.receive(member) == {"type": "fresh"}  # a receive sweeps
     assert stale not in layer.channels  # its expired message was dropped
     assert list(layer.groups["station.x"]) == [member]
+
+
+async def test_in_memory_group_send_reaches_every_member_even_when_one_is_full():
+    layer = SweepingInMemoryChannelLayer(capacity=1)
+    full, a, b = [await layer.new_channel() for _ in range(3)]
+    for name in (full, a, b):
+        await layer.group_add("dashboard", name)
+    await layer.send(full, {"type": "filler"})
+    await layer.group_send("dashboard", {"type": "news"})
+    assert await layer.receive(a) == {"type": "news"}
+    assert await layer.receive(b) == {"type": "news"}
+    assert await layer.receive(full) == {"type": "filler"}  # the full one missed it, as documented

@@ -162,12 +162,10 @@ async def test_a_failing_database_answers_internal_error_and_the_station_can_ret
 ):
     from stations.services import status
 
-    real = status.Connector.objects.filter
-
     def broken(*args, **kwargs):
         raise DatabaseError("database is unavailable")
 
-    monkeypatch.setattr(status.Connector.objects, "filter", broken)
+    monkeypatch.setattr(status._upsert_connector, "run", broken)
     payload = (
         {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
         if version == "1.6"
@@ -180,5 +178,5 @@ async def test_a_failing_database_answers_internal_error_and_the_station_can_ret
     )
     answer = await booted.call("StatusNotification", payload)
     assert answer[0] == 4 and answer[2] == "InternalError"
-    monkeypatch.setattr(status.Connector.objects, "filter", real)
+    monkeypatch.undo()
     assert (await booted.call("StatusNotification", payload))[0] == 3
