@@ -34,6 +34,7 @@ import time
 from channels.exceptions import ChannelFull
 from channels.layers import InMemoryChannelLayer
 from channels_redis.core import RedisChannelLayer
+from redis.asyncio import BlockingConnectionPool
 
 logger = logging.getLogger("csms.channel_layer")
 
@@ -42,6 +43,18 @@ class ShieldedRedisChannelLayer(RedisChannelLayer):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pumps: dict[str, asyncio.Task] = {}
+
+    def create_pool(self, index: int) -> BlockingConnectionPool:
+        """A pool that makes a caller wait for a free connection (up to `pool_timeout` seconds)
+        where redis-py's default pool raises MaxConnectionsError at once: 5,000 sockets of a
+        worker closing together each leave their group, and thousands of those failed."""
+        host = dict(self.hosts[index])
+        if "address" not in host:
+            return super().create_pool(index)
+        address = host.pop("address")
+        return BlockingConnectionPool.from_url(
+            address, timeout=host.pop("pool_timeout", 20), **host
+        )
 
     async def receive(self, channel: str) -> dict:
         if "!" not in channel:

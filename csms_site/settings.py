@@ -132,7 +132,8 @@ if REDIS_URL:
                         "socket_keepalive": True,
                         # redis-py 8 caps a pool at 100 connections and then raises: a boot storm
                         # of hundreds of handshakes per worker failed with 500s. Redis allows
-                        # 10,000 clients by default.
+                        # 10,000 clients by default. Past the cap our layer's pool makes callers
+                        # wait for a free connection (up to "pool_timeout", 20 s) instead.
                         "max_connections": int(os.environ.get("REDIS_MAX_CONNECTIONS", "1000")),
                     }
                 ],

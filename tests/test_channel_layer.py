@@ -100,3 +100,19 @@ async def test_in_memory_group_send_reaches_every_member_even_when_one_is_full()
     assert await layer.receive(a) == {"type": "news"}
     assert await layer.receive(b) == {"type": "news"}
     assert await layer.receive(full) == {"type": "filler"}  # the full one missed it, as documented
+
+
+async def test_redis_layer_queues_for_a_connection_instead_of_failing():
+    """Thousands of sockets of one worker closing at once each leave their group; past the pool's
+    cap they wait for a connection (redis-py's own pool raised MaxConnectionsError at once)."""
+    require_service("Redis", "127.0.0.1", 6379)
+    layer = ShieldedRedisChannelLayer(
+        hosts=[{"address": "redis://127.0.0.1:6379/9", "max_connections": 2}],
+        prefix=f"csms-test-pool-{os.getpid()}",
+    )
+    try:
+        names = [await layer.new_channel() for _ in range(60)]
+        await asyncio.gather(*(layer.group_add(f"g{i}", n) for i, n in enumerate(names)))
+        await asyncio.gather(*(layer.group_discard(f"g{i}", n) for i, n in enumerate(names)))
+    finally:
+        await layer.flush()
