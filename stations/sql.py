@@ -18,6 +18,11 @@ from django.db import connections, models
 
 
 class BulkInsert:
+    """One multi-row `INSERT … VALUES (…), (…)`: one statement for a message's samples, where
+    `executemany` sends a statement per row (PostgreSQL parses and plans each of them)."""
+
+    MAX_PARAMETERS = 30_000  # per statement; SQLite allows 32,766 and PostgreSQL 65,535
+
     def __init__(
         self,
         model: type[models.Model],
@@ -28,47 +33,51 @@ class BulkInsert:
         self.model = model
         self.fields = [model._meta.get_field(name) for name in fields]
         self.ignore_conflicts = ignore_conflicts
-        self._prepared: dict[str, tuple[str, list[Callable[[Any], Any] | None]]] = {}
+        self._prepared: dict[str, tuple[str, str, str, list[Callable[[Any], Any] | None]]] = {}
 
-    def _prepare(self, connection) -> tuple[str, list[Callable[[Any], Any] | None]]:
+    def _prepare(self, connection) -> tuple[str, str, str, list[Callable[[Any], Any] | None]]:
         prepared = self._prepared.get(connection.vendor)
         if prepared is None:
-            sql = self._sql(connection.ops.quote_name)
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(f.column) for f in self.fields)
+            head = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES "
+            row = f"({', '.join(['%s'] * len(self.fields))})"
             adapters = [
                 connection.ops.adapt_datetimefield_value
                 if isinstance(f, models.DateTimeField) and connection.vendor == "sqlite"
                 else None
                 for f in self.fields
             ]
-            prepared = self._prepared[connection.vendor] = (sql, adapters)
+            prepared = (head, row, self._suffix(quote), adapters)
+            self._prepared[connection.vendor] = prepared
         return prepared
 
-    def _sql(self, quote: Callable[[str], str]) -> str:
-        columns = ", ".join(quote(f.column) for f in self.fields)
-        placeholders = ", ".join(["%s"] * len(self.fields))
-        sql = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES ({placeholders})"
-        return sql + " ON CONFLICT DO NOTHING" if self.ignore_conflicts else sql
+    def _suffix(self, quote: Callable[[str], str]) -> str:
+        return " ON CONFLICT DO NOTHING" if self.ignore_conflicts else ""
 
     def run(self, rows: Sequence[Sequence[Any]], using: str = "default") -> int:
         """Insert `rows` (values in the order of `fields`); return how many were inserted."""
         if not rows:
             return 0
         connection = connections[using]
-        sql, adapters = self._prepare(connection)
+        head, row, suffix, adapters = self._prepare(connection)
         if any(adapters):
             rows = [
                 [
                     value if adapt is None else adapt(value)
-                    for value, adapt in zip(row, adapters, strict=True)
+                    for value, adapt in zip(values, adapters, strict=True)
                 ]
-                for row in rows
+                for values in rows
             ]
+        per_statement = max(1, self.MAX_PARAMETERS // len(self.fields))
+        inserted = 0
         with connection.cursor() as cursor:
-            if len(rows) == 1:
-                cursor.execute(sql, rows[0])
-            else:
-                cursor.executemany(sql, rows)
-            return cursor.rowcount
+            for i in range(0, len(rows), per_statement):
+                part = rows[i : i + per_statement]
+                sql = head + ", ".join([row] * len(part)) + suffix
+                cursor.execute(sql, [value for values in part for value in values])
+                inserted += cursor.rowcount
+        return inserted
 
 
 class Upsert(BulkInsert):
@@ -82,14 +91,14 @@ class Upsert(BulkInsert):
         super().__init__(model, fields)
         self.unique = [model._meta.get_field(name) for name in unique]
 
-    def _sql(self, quote: Callable[[str], str]) -> str:
+    def _suffix(self, quote: Callable[[str], str]) -> str:
         conflict = ", ".join(quote(f.column) for f in self.unique)
         updates = ", ".join(
             f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
             for f in self.fields
             if f not in self.unique
         )
-        return f"{super()._sql(quote)} ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        return f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
 class SelectOne:
