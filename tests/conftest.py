@@ -128,7 +128,6 @@ def flush_survives_live_servers():
             except CommandError as error:
                 if attempt == 4 or "deadlock detected" not in str(error.__cause__):
                     raise
-        return None
 
     flush.Command.handle = handle
     yield

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from django.conf import settings
 
@@ -11,21 +11,6 @@ from stations.events import publish
 from stations.models import FlagReason, RegistrationStatus, Station
 from stations.services.liveness import flag_open_transactions
 from stations.sql import SelectOne, update_fields
-
-_station = SelectOne(Station, ["id"])
-_BOOT_FIELDS = [
-    "vendor",
-    "model",
-    "serial_number",
-    "firmware_version",
-    "iccid",
-    "imsi",
-    "meter_type",
-    "meter_serial_number",
-    "boot_reason",
-    "boot_status",
-    "last_boot_at",
-]
 
 
 @dataclass(frozen=True)
@@ -39,6 +24,12 @@ class BootInfo:
     meter_type: str = ""
     meter_serial_number: str = ""
     reason: str = ""
+
+
+# What the station reports, stored under the same names; its `reason` becomes `boot_reason`.
+_REPORTED = [f.name for f in fields(BootInfo) if f.name != "reason"]
+_BOOT_FIELDS = [*_REPORTED, "boot_reason", "boot_status", "last_boot_at"]
+_station = SelectOne(Station, ["id"])
 
 
 @dataclass(frozen=True)
@@ -57,14 +48,8 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
     station = _station.get(identity)
     status = station.registration_status if station else RegistrationStatus.REJECTED
     if station is not None:
-        station.vendor = info.vendor
-        station.model = info.model
-        station.serial_number = info.serial_number
-        station.firmware_version = info.firmware_version
-        station.iccid = info.iccid
-        station.imsi = info.imsi
-        station.meter_type = info.meter_type
-        station.meter_serial_number = info.meter_serial_number
+        for name in _REPORTED:
+            setattr(station, name, getattr(info, name))
         station.boot_reason = info.reason
         station.boot_status = status
         station.last_boot_at = utcnow()
