@@ -257,6 +257,8 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             reply = {"outcome": Outcome.NOT_CONNECTED, "description": "Socket is not open"}
         else:
             try:
+                if self.session is not None:
+                    self.session.command_sent(action, payload)
                 answer = await self.rpc.call(action, payload, timeout=event.get("timeout"))
                 reply = {"outcome": Outcome.ANSWERED, "payload": answer}
                 self._note_trigger(action, payload, answer)

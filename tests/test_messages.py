@@ -443,3 +443,104 @@ async def test_every_frame_in_and_out_is_in_the_message_log(booted, version):
     ]
     assert entries[4].frame == "garbage"
     assert entries[1].unique_id == entries[0].unique_id
+
+
+def tx_event(event_type: str, seq_no: int, kwh: float | None, **info) -> dict:
+    event = {
+        "eventType": event_type,
+        "timestamp": f"2026-01-18T12:{seq_no:02d}:00Z",
+        "triggerReason": {"Started": "Authorized", "Ended": "StopAuthorized"}.get(
+            event_type, "MeterValuePeriodic"
+        ),
+        "seqNo": seq_no,
+        "transactionInfo": {"transactionId": "TX-L", **info},
+        "evse": {"id": 1, "connectorId": 1},
+    }
+    if kwh is not None:
+        event["meterValue"] = [meter_value_201(event["timestamp"], kwh)]
+    return event
+
+
+async def test_an_event_after_ended_is_stored_but_never_changes_the_closed_energy(make_station):
+    """Issue 13.13: a late TransactionEvent(Updated) with a higher reading after Ended is kept
+    (event row, samples, an anomaly), but the closed transaction's energy stays stop - start."""
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    await client.result("TransactionEvent", tx_event("Started", 0, 10.0))
+    await client.result("TransactionEvent", tx_event("Updated", 1, 10.05))
+    await client.result("TransactionEvent", tx_event("Ended", 2, 10.07542))
+    await client.result("TransactionEvent", tx_event("Updated", 3, 10.1814))
+    tx = await Transaction.objects.aget(ocpp_id="TX-L")
+    assert not tx.is_active
+    assert tx.meter_stop_wh == pytest.approx(10075.42)
+    assert tx.energy_wh == pytest.approx(tx.meter_stop_wh - tx.meter_start_wh)
+    assert await tx.events.acount() == 4  # the late event is recorded as what it is
+    assert await MeterSample.objects.filter(transaction=tx, value=10.1814).aexists()
+    assert await StationEvent.objects.filter(type="EventAfterEnded").aexists()
+    await client.close()
+
+
+async def test_an_ended_event_without_a_reading_closes_with_the_last_reading(make_station):
+    """A closed transaction always has energy == stop - start, also when Ended carried no meter
+    value: the stop is the highest reading seen."""
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    await client.result("TransactionEvent", tx_event("Started", 0, 10.0))
+    await client.result("TransactionEvent", tx_event("Updated", 1, 11.5))
+    await client.result("TransactionEvent", tx_event("Ended", 2, None))
+    tx = await Transaction.objects.aget(ocpp_id="TX-L")
+    assert (tx.meter_start_wh, tx.meter_stop_wh, tx.energy_wh) == (10000, 11500, 1500)
+    await client.close()
+
+
+async def test_a_remote_start_without_id_token_keeps_the_requested_token(make_station):
+    """Issue 13.14 (F01/E02): the station may leave idToken out of the TransactionEvent(Started)
+    that follows a RequestStartTransaction; the CSMS takes it from its own request, matched by
+    remoteStartId."""
+    import asyncio
+
+    from stations.commands import send_command
+
+    await make_station("CP_1")
+    await IdToken.objects.acreate(token="DRIVER7")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    request = {"idToken": {"idToken": "DRIVER7", "type": "ISO14443"}, "remoteStartId": 4242}
+    pending = asyncio.create_task(send_command("CP_1", "RequestStartTransaction", request))
+    call = await client.receive()
+    assert call[2] == "RequestStartTransaction"
+    await client.send([3, call[1], {"status": "Accepted"}])
+    answer = await client.result(
+        "TransactionEvent",
+        {**tx_event("Started", 0, 1.0, remoteStartId=4242), "triggerReason": "RemoteStart"},
+    )
+    await pending
+    assert "idTokenInfo" not in answer  # no idToken in the request, none in the answer
+    tx = await Transaction.objects.aget(ocpp_id="TX-L")
+    assert (tx.id_token, tx.id_token_type, tx.remote_start_id) == ("DRIVER7", "ISO14443", 4242)
+    assert tx.authorization_status == "Accepted"
+    await client.close()
+
+
+async def test_a_remote_start_token_is_found_after_a_reconnect(make_station):
+    """The socket that sent the request is gone: the recorded command still names the token."""
+    import asyncio
+
+    from stations.commands import send_command
+
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    request = {"idToken": {"idToken": "DRIVER8", "type": "Central"}, "remoteStartId": 77}
+    pending = asyncio.create_task(send_command("CP_1", "RequestStartTransaction", request))
+    call = await client.receive()
+    await client.send([3, call[1], {"status": "Accepted"}])
+    await pending
+    await client.close()
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.result("TransactionEvent", tx_event("Started", 0, 1.0, remoteStartId=77))
+    tx = await Transaction.objects.aget(ocpp_id="TX-L")
+    assert (tx.id_token, tx.id_token_type) == ("DRIVER8", "Central")
+    await client.close()

@@ -49,6 +49,10 @@ class StationSession:
             f"{action} refused: the station is {state}; send BootNotification and wait for Accepted",
         )
 
+    def command_sent(self, action: str, payload: dict[str, Any]) -> None:
+        """Called just before the CSMS sends `action` on this connection; versions that need to
+        remember what they asked for override it."""
+
     async def boot(self, info: BootInfo) -> BootAnswer:
         answer = await in_db_thread(station_boot)(self.identity, info)
         self.boot_status = answer.status

@@ -18,6 +18,8 @@ from stations.services.boot import BootInfo
 from stations.services.status import record_connector_status
 from stations.services.transactions import meter_values_201, transaction_event_201
 
+REMOTE_STARTS_KEPT = 64
+
 
 def id_token_info(auth: Authorization) -> dict[str, Any]:
     info: dict[str, Any] = {"status": auth.status}
@@ -30,6 +32,22 @@ def id_token_info(auth: Authorization) -> dict[str, Any]:
 
 class StationSession201(StationSession):
     version = "2.0.1"
+
+    def __init__(self, identity: str, *, accepted: bool):
+        super().__init__(identity, accepted=accepted)
+        # remoteStartId -> the ID token of a RequestStartTransaction sent on this socket, for a
+        # TransactionEvent that leaves the token out (the station may: it was in the request).
+        self.remote_starts: dict[int, dict[str, Any]] = {}
+
+    def command_sent(self, action: str, payload: dict[str, Any]) -> None:
+        if action == "RequestStartTransaction" and "idToken" in payload:
+            token = payload["idToken"]
+            self.remote_starts[payload["remoteStartId"]] = {
+                "id_token": token.get("idToken", ""),
+                "type": token.get("type", ""),
+            }
+            while len(self.remote_starts) > REMOTE_STARTS_KEPT:
+                del self.remote_starts[next(iter(self.remote_starts))]
 
     @on(Action.boot_notification)
     async def on_boot_notification(
@@ -101,8 +119,9 @@ class StationSession201(StationSession):
             id_token=id_token,
             meter_value=meter_value,
             reservation_id=reservation_id,
+            remote_start_tokens=self.remote_starts,
         )
-        return {"idTokenInfo": id_token_info(auth)} if auth else {}
+        return {"idTokenInfo": id_token_info(auth)} if auth and id_token else {}
 
     @on(Action.meter_values)
     async def on_meter_values(

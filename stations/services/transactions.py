@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from reservations.services import reservation_owned, reservation_use
 from stations.clock import ocpp_time, parse_ocpp_time, utcnow
 from stations.events import publish
-from stations.models import StationEvent, Transaction, TransactionEvent
+from stations.models import Command, StationEvent, Transaction, TransactionEvent
 from stations.services.authorization import Authorization, authorize
 from stations.services.liveness import clear_flag
 from stations.services.meter_values import (
@@ -225,6 +225,7 @@ def transaction_event_201(
     id_token: dict[str, Any] | None = None,
     meter_value: list[dict[str, Any]] | None = None,
     reservation_id: int | None = None,
+    remote_start_tokens: dict[int, dict[str, Any]] | None = None,
 ) -> Authorization | None:
     authorization = authorize(id_token["id_token"]) if id_token else None
     when = parse_ocpp_time(timestamp)
@@ -252,6 +253,30 @@ def transaction_event_201(
         if not _insert_event.run([(tx.pk, seq_no, event_type, trigger_reason, when, offline)]):
             return authorization
         clear_flag(tx, "TransactionEvent")
+        if not tx.is_active and tx.stopped_at is not None:
+            # The transaction has ended: the event and its samples are stored as they came, but a
+            # closed transaction's figures are final (its energy stays stop - start).
+            store_samples(
+                samples,
+                station_id=identity,
+                evse_id=tx.evse_id,
+                connector_id=tx.connector_id,
+                transaction_id=tx.pk,
+            )
+            _anomaly(
+                identity,
+                "EventAfterEnded",
+                f"TransactionEvent {event_type} (seqNo {seq_no}) for transaction {ocpp_id}, "
+                "which had already ended",
+                {"transaction_id": ocpp_id, "seq_no": seq_no, "event_type": event_type},
+            )
+            return authorization
+        if id_token is None and tx.id_token == "" and "remote_start_id" in transaction_info:
+            id_token = remote_start_token(
+                identity, transaction_info["remote_start_id"], known=remote_start_tokens
+            )
+            if id_token is not None:
+                authorization = authorize(id_token["id_token"])
         before = [getattr(tx, name) for name in _EVENT_FIELDS]
         _apply_transaction_event(
             tx,
@@ -274,9 +299,7 @@ def transaction_event_201(
         )
         _apply_energy(tx, samples, save=False)
         if event_type == "Ended":
-            reading = latest_energy_wh(samples)
-            if reading is not None:
-                tx.meter_stop_wh = reading
+            _close_energy(tx, latest_energy_wh(samples))
         changed = [n for n, old in zip(_EVENT_FIELDS, before, strict=True) if getattr(tx, n) != old]
         if changed:
             tx.updated_at = utcnow()
@@ -321,6 +344,42 @@ def _apply_transaction_event(
         tx.is_active = False
         tx.stopped_at = when
         tx.stop_reason = info.get("stopped_reason", "Local")
+
+
+def _close_energy(tx: Transaction, reading: float | None) -> None:
+    """At the end, energy is exactly stop - start: the last reading if the Ended event carried one,
+    else the highest reading seen during the transaction."""
+    if reading is not None:
+        tx.meter_stop_wh = reading
+    elif tx.meter_start_wh is not None:
+        tx.meter_stop_wh = tx.meter_start_wh + tx.energy_wh
+    if tx.meter_stop_wh is not None and tx.meter_start_wh is not None:
+        tx.energy_wh = max(0.0, tx.meter_stop_wh - tx.meter_start_wh)
+
+
+def remote_start_token(
+    identity: str, remote_start_id: int, *, known: dict[int, dict[str, Any]] | None = None
+) -> dict[str, Any] | None:
+    """The ID token of the CSMS's own RequestStartTransaction with this `remoteStartId`.
+
+    A station may leave `idToken` out of the TransactionEvent that answers a remote start (E02,
+    F01: it was given in the request). The socket that sent the request remembers it (`known`);
+    after a reconnect the recorded command has it."""
+    if known and remote_start_id in known:
+        return known[remote_start_id]
+    payload = (
+        Command.objects.filter(
+            station_id=identity,
+            action="RequestStartTransaction",
+            payload__remoteStartId=remote_start_id,
+        )
+        .values_list("payload", flat=True)
+        .first()
+    )
+    if not payload or "idToken" not in payload:
+        return None
+    token = payload["idToken"]
+    return {"id_token": token.get("idToken", ""), "type": token.get("type", "")}
 
 
 def _own_reservation(identity: str, reservation_id: int | None) -> int | None:
