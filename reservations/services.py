@@ -145,6 +145,21 @@ def _free_evse(station_id: str, exclude: int | None) -> tuple[int, int] | None:
     return None
 
 
+def _known_status(station_id: str, evse_id: int, connector_id: int | None) -> str | None:
+    """What the CSMS last heard of an EVSE (or one of its connectors): "Available" if any of its
+    connectors is, else the status of one that is not, None if the station never reported it.
+
+    A request naming an EVSE the CSMS knows is not available is answered like "nothing available"
+    (503) without asking the station; only an unknown or Available one is worth a ReserveNow."""
+    query = Connector.objects.filter(station_id=station_id, evse_id=evse_id).exclude(status="")
+    if connector_id is not None:
+        query = query.filter(connector_id=connector_id)
+    statuses = list(query.values_list("status", flat=True))
+    if not statuses:
+        return None
+    return "Available" if "Available" in statuses else statuses[0]
+
+
 def _knows_connectors(station_id: str) -> bool:
     return Connector.objects.filter(station_id=station_id).exists()
 
@@ -200,6 +215,9 @@ def reservation_claim(
             if evse_id is not None:
                 if _active_on(candidate, evse_id, exclude):
                     raise ReservationConflict(f"EVSE {evse_id} of {candidate} is already reserved")
+                known = _known_status(candidate, evse_id, connector_id)
+                if known is not None and known != "Available":
+                    raise NothingAvailable(f"EVSE {evse_id} of {candidate} is {known}.")
                 if connector_id is None and replacing is not None and replacing.evse_id == evse_id:
                     connector_id = replacing.connector_id  # re-reserving keeps what was chosen
                 chosen = (evse_id, connector_id)

@@ -336,3 +336,50 @@ async def test_the_quick_form_answers_like_the_seed(make_station, driver):
     missing = await driver.post("/api/stations/CP_404/reserve/")
     assert missing.status_code == 503
     assert missing.json() == {"error_code": 503, "message": "No such Charge Point. [CP_404]"}
+
+
+NOT_AVAILABLE = [
+    ("1.6", "Charging"),
+    ("1.6", "Faulted"),
+    ("1.6", "Reserved"),
+    ("2.0.1", "Occupied"),
+    ("2.0.1", "Unavailable"),
+    ("2.0.1", "Reserved"),
+]
+
+
+@pytest.mark.parametrize(("version", "status"), NOT_AVAILABLE)
+async def test_a_named_evse_the_csms_knows_is_not_available_is_503_without_asking(
+    make_station, driver, version, status
+):
+    """Issue 13.4 (seed 001): "no charging station available" is a 503, also when the driver names
+    an EVSE whose last status is not Available; the station is not asked."""
+    await make_station("CP_1")
+    station = await connect("CP_1", version)
+    await station.result("StatusNotification", status_payload(version, 1, status))
+    response = await driver.post(
+        "/api/reservations/",
+        {"station": "CP_1", "evse_id": 1, "id_token": "CARD-D"},
+        "application/json",
+    )
+    assert response.status_code == 503, response.json()
+    assert response.json()["message"] == f"EVSE 1 of CP_1 is {status}."
+    assert not await Command.objects.filter(action="ReserveNow").aexists()
+    assert not await Reservation.objects.aexists()
+    await station.close()
+
+
+async def test_a_named_evse_the_station_never_reported_is_still_asked(make_station, driver):
+    """Unknown is not unavailable: the station decides."""
+    await make_station("CP_1")
+    station = await connect("CP_1", "2.0.1")
+    request = asyncio.create_task(
+        driver.post(
+            "/api/reservations/",
+            {"station": "CP_1", "evse_id": 2, "id_token": "CARD-D"},
+            "application/json",
+        )
+    )
+    await answer_next(station, "ReserveNow", "Accepted")
+    assert (await request).status_code == 201
+    await station.close()
