@@ -39,6 +39,8 @@ from ocppj.errors import InvalidResponse
 
 logger = logging.getLogger("emulator")
 frames_logger = logging.getLogger("emulator.frames")
+# websockets' own frame log, per station; `emulate --log-lifecycle` shows its pings and pongs.
+websocket_logger = logging.getLogger("emulator.websocket")
 
 SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 
@@ -64,6 +66,7 @@ class StationOptions:
     retry_unit: float = 1.0
     clock_skew_seconds: float = 0.0
     ssl_context: ssl.SSLContext | None = None
+    ping_interval: float | None = 20.0  # WebSocket keepalive pings; None: only answer the CSMS's
     # Fault injection, to reproduce field bugs in a CSMS.
     duplicate_messages: bool = False  # send every transaction message twice
     out_of_order: bool = False  # swap consecutive meter messages before sending
@@ -263,6 +266,8 @@ class EmulatedStation:
             additional_headers=headers,
             open_timeout=self.options.call_timeout,
             max_size=2**20,
+            ping_interval=self.options.ping_interval,
+            logger=logging.LoggerAdapter(websocket_logger, {"station": self.identity}),
             **tls,  # wss:// without a context: the system's trusted CAs
         )
 

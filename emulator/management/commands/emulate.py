@@ -5,6 +5,7 @@ The command only reads options and wires them up; the station lives in `emulator
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -15,8 +16,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from emulator.environment import EnvironmentError_, PingPongOnly, read_environment
 from emulator.fleet import Fleet
 from emulator.station import EmulatedStation, StationOptions
+
+
+def _chosen(flag: bool | None, from_environment: bool) -> bool:
+    """A flag given on the command line wins over the environment."""
+    return from_environment if flag is None else flag
 
 
 def parse_session(text: str) -> tuple[int, str, float]:
@@ -34,7 +41,10 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("identities", nargs="*", help="Station identities, e.g. CP_1 CP_2.")
-        parser.add_argument("--url", default="ws://127.0.0.1:8000/ocpp/", help="CSMS base URL.")
+        parser.add_argument(
+            "--url",
+            help="CSMS base URL (default: from CS_PROTOCOL, CS_HOST, CS_PORT: ws://127.0.0.1:8000/ocpp/).",
+        )
         parser.add_argument("--protocol", choices=["1.6", "2.0.1"], default="2.0.1")
         parser.add_argument("--password", help="Basic-auth password (Security Profile 1).")
         parser.add_argument(
@@ -43,7 +53,9 @@ class Command(BaseCommand):
         parser.add_argument("--connectors", type=int, default=1, help="Connectors (EVSEs).")
         parser.add_argument("--vendor", default="CSMS-Emulator")
         parser.add_argument("--model", default="Virtual-1")
-        parser.add_argument("--count", type=int, default=0, help="Emulate N stations...")
+        parser.add_argument(
+            "--count", type=int, help="Emulate N stations (default: CONCURRENCY_LEVEL)..."
+        )
         parser.add_argument("--prefix", default="CP_", help="...named PREFIX1..PREFIXN.")
         parser.add_argument(
             "--ramp", type=float, default=0, help="Start at most this many stations per second."
@@ -87,15 +99,36 @@ class Command(BaseCommand):
             "--out-of-order", action="store_true", help="Swap consecutive meter messages."
         )
         parser.add_argument(
-            "--log-payload", action="store_true", help="Print every frame sent and received."
+            "--ping-interval",
+            type=float,
+            default=20.0,
+            help="Seconds between WebSocket pings (0: none; the CSMS's are always answered).",
         )
         parser.add_argument(
-            "--log-lifecycle", action="store_true", help="Print connect, boot, reconnect."
+            "--log-payload",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Print every frame sent and received (default: LOG_PAYLOAD).",
+        )
+        parser.add_argument(
+            "--log-lifecycle",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Print connect, boot, reconnect, ping and pong (default: LOG_LIFECYCLE).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            environment = read_environment()
+        except EnvironmentError_ as error:
+            raise CommandError(str(error)) from None
+        url = options["url"] or environment.url
         identities = list(options["identities"])
-        identities += [f"{options['prefix']}{i}" for i in range(1, options["count"] + 1)]
+        count = options["count"]
+        if count is None:
+            # The environment's fleet size applies only when no station is named on the line.
+            count = 0 if identities else (environment.count or 0)
+        identities += [f"{options['prefix']}{i}" for i in range(1, count + 1)]
         if not identities:
             raise CommandError("Name at least one station (CP_1 ...) or use --count N.")
         try:
@@ -107,8 +140,9 @@ class Command(BaseCommand):
         configure_tracing("csms-emulator", django=False)
         verbosity = options["verbosity"]
         self._configure_logging(
-            payload=options["log_payload"] or verbosity >= 3,
-            lifecycle=options["log_lifecycle"] or verbosity >= 2,
+            payload=_chosen(options["log_payload"], environment.log_payload) or verbosity >= 3,
+            lifecycle=_chosen(options["log_lifecycle"], environment.log_lifecycle)
+            or verbosity >= 2,
         )
         ssl_context = None
         if options["ca_file"]:
@@ -120,7 +154,7 @@ class Command(BaseCommand):
             EmulatedStation(
                 StationOptions(
                     identity=identity,
-                    url=options["url"],
+                    url=url,
                     protocol=options["protocol"],
                     password=options["password"],
                     connectors=options["connectors"],
@@ -134,6 +168,7 @@ class Command(BaseCommand):
                     duplicate_messages=options["duplicate"],
                     out_of_order=options["out_of_order"],
                     ssl_context=ssl_context,
+                    ping_interval=options["ping_interval"] or None,
                 )
             )
             for identity in identities
@@ -201,6 +236,14 @@ class Command(BaseCommand):
     def _configure_logging(self, *, payload: bool, lifecycle: bool) -> None:
         handler = logging.StreamHandler(self.stdout._out)
         handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
+        pings = logging.StreamHandler(self.stdout._out)
+        pings.setFormatter(handler.formatter)
+        pings.addFilter(PingPongOnly())
+        websocket_log = logging.getLogger("emulator.websocket")
+        websocket_log.handlers = [pings]
+        websocket_log.propagate = False
+        # websockets writes its frame lines only when its logger is enabled for DEBUG.
+        websocket_log.setLevel(logging.DEBUG if lifecycle else logging.WARNING)
         for name, enabled in (
             ("emulator", lifecycle),
             ("emulator.frames", payload),
