@@ -8,6 +8,7 @@ import random
 import resource
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from emulator.station import EmulatedStation
 
@@ -56,7 +57,7 @@ class Fleet:
         self.rng = rng or random.Random()
         self.sessions = 0
         self.all_online_at: float | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[Any]] = []
 
     async def run(self, stop: asyncio.Event) -> FleetReport:
         started, cpu_start = time.monotonic(), time.process_time()
@@ -102,11 +103,11 @@ class Fleet:
             token = f"TAG-{station.identity}"[:20]
             self.sessions += 1
             if self.drop_after is not None:
-                station.spawn(self._drop_later(station))
+                station.spawn(self._drop_later(station, self.drop_after))
             if not await station.session(connector, token, seconds):
                 await asyncio.sleep(self.rng.uniform(1, 5))
 
-    async def _drop_later(self, station: EmulatedStation) -> None:
+    async def _drop_later(self, station: EmulatedStation, seconds: float) -> None:
         """Fault injection: lose the connection mid-transaction, without a closing handshake."""
-        await asyncio.sleep(self.drop_after)
+        await asyncio.sleep(seconds)
         station.drop_connection()

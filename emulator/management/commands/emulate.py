@@ -12,7 +12,7 @@ import logging
 import signal
 import ssl
 import sys
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -227,16 +227,19 @@ class Command(BaseCommand):
         for line in report.lines():
             self.stdout.write(line)
 
-    async def _drive(self, station: EmulatedStation, connector: int, tag: str, seconds: float):
+    async def _drive(
+        self, station: EmulatedStation, connector: int, tag: str, seconds: float
+    ) -> None:
         await station.online.wait()
         if not await station.session(connector, tag, seconds):
             self.stderr.write(f"{station.identity}: session on connector {connector} refused")
         await station.outbox_drained()
 
     def _configure_logging(self, *, payload: bool, lifecycle: bool) -> None:
-        handler = logging.StreamHandler(self.stdout._out)
+        stream = cast(TextIO, self.stdout._out)  # the command's stdout, unwrapped
+        handler = logging.StreamHandler(stream)
         handler.setFormatter(logging.Formatter("%(levelname)s:%(name)s:%(message)s"))
-        pings = logging.StreamHandler(self.stdout._out)
+        pings = logging.StreamHandler(stream)
         pings.setFormatter(handler.formatter)
         pings.addFilter(PingPongOnly())
         websocket_log = logging.getLogger("emulator.websocket")

@@ -8,7 +8,9 @@ reported back).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -62,8 +64,11 @@ _DEFINITIONS: dict[str, tuple[tuple[str, str], Setting]] = {
 class Device:
     """The settings of one emulated station, addressable by 1.6 key or 2.0.1 component/variable."""
 
-    def __init__(self, *, connectors: int, identity: str, vendor: str, model: str, serial: str):
-        self.on_change = lambda key: None  # the station listens (e.g. a new HeartbeatInterval)
+    def __init__(
+        self, *, connectors: int, identity: str, vendor: str, model: str, serial: str
+    ) -> None:
+        # The station listens (e.g. a new HeartbeatInterval restarts the heartbeat timer).
+        self.on_change: Callable[[str], None] = lambda key: None
         self.settings = {key: Setting(**vars(s)) for key, (_, s) in _DEFINITIONS.items()}
         self.settings["NumberOfConnectors"] = Setting(str(connectors), readonly=True)
         self._by_variable = {ref: key for key, (ref, _) in _DEFINITIONS.items()}
@@ -88,15 +93,16 @@ class Device:
 
     # --- 1.6 --------------------------------------------------------------------------------------
 
-    def get_configuration(self, keys: list[str] | None) -> tuple[list[dict], list[str]]:
+    def get_configuration(self, keys: list[str] | None) -> tuple[list[dict[str, Any]], list[str]]:
         wanted = keys or [k for k in self.settings if "." not in k]
-        known, unknown = [], []
+        known: list[dict[str, Any]] = []
+        unknown: list[str] = []
         for key in wanted:
             setting = self.settings.get(key)
             if setting is None or "." in key:
                 unknown.append(key)
                 continue
-            entry = {"key": key, "readonly": setting.readonly}
+            entry: dict[str, Any] = {"key": key, "readonly": setting.readonly}
             if not setting.writeonly:
                 entry["value"] = setting.value
             known.append(entry)
@@ -143,12 +149,12 @@ class Device:
         self.on_change(key)
         return "Accepted"
 
-    def report(self) -> list[dict]:
+    def report(self) -> list[dict[str, Any]]:
         """reportData entries for NotifyReport: every variable with its attribute and mutability."""
-        data = []
+        data: list[dict[str, Any]] = []
         for (component, variable), key in sorted(self._by_variable.items()):
             setting = self.settings[key]
-            attribute: dict = {
+            attribute: dict[str, Any] = {
                 "type": "Actual",
                 "mutability": "ReadOnly"
                 if setting.readonly

@@ -1,0 +1,16 @@
+"""2.0.1 block C, authorization: the Authorize message (ClearCache is shared). The emulator's
+tokens are all ISO14443 (RFID cards)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emulator.protocol.authorization import AuthorizationBlock
+
+
+class Authorization201(AuthorizationBlock):
+    def authorize_payload(self, id_token: str) -> dict[str, Any]:
+        return {"idToken": {"idToken": id_token, "type": "ISO14443"}}
+
+    def authorization_status(self, answer: dict[str, Any]) -> str:
+        return answer.get("idTokenInfo", {}).get("status", "Invalid")
