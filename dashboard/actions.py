@@ -35,11 +35,22 @@ def _text(form: dict[str, Any], name: str) -> str:
     return value
 
 
+def is_hard_reset(action: str, form: dict[str, Any]) -> bool:
+    return action == "reset" and form.get("type", "hard") == "hard"
+
+
+def require_confirmation(action: str, form: dict[str, Any]) -> None:
+    """A hard reset interrupts charging at once: the operator must have ticked the box (the form's
+    `required` checkbox, `confirm=yes`). Checked here too, so no client can skip it."""
+    if is_hard_reset(action, form) and form.get("confirm") != "yes":
+        raise ActionError("A hard reset interrupts charging: tick the box to confirm it")
+
+
 def command_for(action: str, protocol: str, form: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(OCPP action, payload) for a dashboard button on a station of `protocol`."""
     v16 = protocol == "1.6"
     if action == "reset":
-        hard = form.get("type", "hard") == "hard"
+        hard = is_hard_reset(action, form)
         return "Reset", {"type": ("Hard" if hard else "Soft")} if v16 else {
             "type": "Immediate" if hard else "OnIdle"
         }

@@ -92,3 +92,19 @@ def meter_series(transaction: Transaction) -> dict[str, list[list]]:
 
 def active_reservations(station: Station) -> QuerySet[Reservation]:
     return station.reservations.select_related("user").order_by("-created_at")[:20]
+
+
+def latest_power_kw(transactions: list[Transaction]) -> dict[int, float]:
+    """The last reported power (kW) of each open session, as its live card shows it."""
+    power = {}
+    for tx in transactions:
+        sample = (
+            MeterSample.objects.filter(transaction=tx, measurand="Power.Active.Import")
+            .order_by("-timestamp", "-id")
+            .values_list("value", "unit")
+            .first()
+        )
+        if sample is not None:
+            value, unit = sample
+            power[tx.pk] = round(value * (1000.0 if unit.startswith("k") else 1.0) / 1000, 3)
+    return power

@@ -16,10 +16,17 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from dashboard import queries
-from dashboard.actions import ActionError, command_for, form_int, reservation_request
+from dashboard.actions import (
+    ActionError,
+    command_for,
+    form_int,
+    require_confirmation,
+    reservation_request,
+)
 from reservations import services as reservation_services
 from reservations.models import Reservation
 from stations.commands import CommandRefused, CommandResult, Outcome, send_command_from_thread
@@ -88,12 +95,29 @@ def station_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _refresh_delay_ms() -> int:
+    """How long live.js waits after an event before re-rendering a station page: long enough for
+    the frames behind the event to be in the message log (written every
+    OCPP_MESSAGE_LOG_FLUSH_SECONDS)."""
+    return max(300, int(settings.OCPP_MESSAGE_LOG_FLUSH_SECONDS * 1000) + 150)
+
+
 @operators_only
 def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
     station = get_object_or_404(Station, pk=station_id)
     active = list(station.transactions.filter(is_active=True).order_by("-started_at"))
+    power = queries.latest_power_kw(active)
+    for tx in active:
+        tx.power_kw = power.get(tx.pk)
     charting = active[0] if active else station.transactions.order_by("-started_at").first()
-    return render(
+    # live.js re-fetches this page after each event and says which session its chart shows: the
+    # series is sent again only when the chart must switch to another session.
+    charted = request.headers.get("X-Live-Charting")
+    if charted is not None and charted == str(charting.pk if charting else ""):
+        series = None
+    else:
+        series = queries.meter_series(charting) if charting else {"energy": [], "power": []}
+    response = render(
         request,
         "dashboard/station.html",
         {
@@ -101,13 +125,16 @@ def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
             "connectors": Connector.objects.filter(station=station).order_by("evse_id"),
             "active": active,
             "charting": charting,
-            "series": queries.meter_series(charting) if charting else {"energy": [], "power": []},
+            "series": series,
             "recent": station.transactions.order_by("-started_at")[:10],
             "reservations": queries.active_reservations(station),
             "messages": MessageLog.objects.filter(station_id=station.pk)[:50],
+            "refresh_delay_ms": _refresh_delay_ms(),
             "nav": "stations",
         },
     )
+    patch_vary_headers(response, ["X-Live-Charting"])
+    return response
 
 
 @operators_only
@@ -154,9 +181,32 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _answer(result: CommandResult, station_id: str, what: str) -> JsonResponse:
+# A station's answer that means "done" or "will do". Any other status (Rejected, Occupied,
+# UnlockFailed, NotImplemented…) is the station declining: shown as a warning, never as success.
+GOOD_STATUSES = {"Accepted", "Scheduled", "Unlocked"}
+
+
+def _declined(station_id: str, what: str, answer: dict) -> str:
+    """`CP_1 did not accept Reset: Rejected (reason: …)`, with the 2.0.1 statusInfo if given."""
+    message = f"{station_id} did not accept {what}: {answer.get('status') or 'no status'}"
+    info = answer.get("statusInfo")
+    if isinstance(info, dict) and (info.get("reasonCode") or info.get("additionalInfo")):
+        reason = " — ".join(str(info[k]) for k in ("reasonCode", "additionalInfo") if info.get(k))
+        message += f" (reason: {reason})"
+    return message
+
+
+def _answer(result: CommandResult, station_id: str, what: str) -> dict:
+    """What the page shows: `ok` only when the station accepted; `level` picks the style."""
+    ok, level = False, "error"
     if result.outcome == Outcome.ANSWERED:
-        message = f"{station_id} answered {what}: {json.dumps(result.payload)}"
+        answer = result.payload if isinstance(result.payload, dict) else {}
+        if "status" not in answer or answer["status"] in GOOD_STATUSES:
+            ok, level = True, "ok"
+            message = f"{station_id} answered {what}: {json.dumps(result.payload)}"
+        else:
+            level = "warning"
+            message = _declined(station_id, what, answer)
     elif result.outcome == Outcome.TIMEOUT:
         message = f"{station_id} did not answer {what} within {settings.OCPP_CALL_TIMEOUT:g} s"
     elif result.outcome == Outcome.NOT_CONNECTED:
@@ -165,19 +215,34 @@ def _answer(result: CommandResult, station_id: str, what: str) -> JsonResponse:
         message = f"{station_id} refused {what}: {result.error_code} {result.description}"
     else:
         message = f"{station_id} answered {what} with an invalid payload"
-    return JsonResponse(
-        {
-            "ok": result.outcome == Outcome.ANSWERED,
-            "outcome": result.outcome,
-            "answer": result.payload,
-            "message": message,
-        }
-    )
+    return {
+        "ok": ok,
+        "level": level,
+        "outcome": result.outcome,
+        "answer": result.payload,
+        "message": message,
+    }
+
+
+def _reply(request: HttpRequest, station: Station, body: dict, status: int = 200) -> HttpResponse:
+    """JSON for live.js; a small page for a form posted without JavaScript."""
+    if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
+        return render(
+            request,
+            "dashboard/action_result.html",
+            {"station": station, "result": body, "nav": "stations"},
+            status=status,
+        )
+    return JsonResponse(body, status=status)
+
+
+def _refused(error: Exception) -> dict:
+    return {"ok": False, "level": "error", "outcome": "refused", "message": str(error)}
 
 
 @require_POST
 @operators_only
-def station_action(request: HttpRequest, station_id: str, action: str) -> JsonResponse:
+def station_action(request: HttpRequest, station_id: str, action: str) -> HttpResponse:
     station = get_object_or_404(Station, pk=station_id)
     form = request.POST
     try:
@@ -185,22 +250,26 @@ def station_action(request: HttpRequest, station_id: str, action: str) -> JsonRe
             result = async_to_sync(reservation_services.reserve)(
                 user=request.user, station_id=station.pk, **reservation_request(form)
             )
-            return _answer(result.command, station.pk, f"ReserveNow #{result.reservation.pk}")
+            what = f"ReserveNow #{result.reservation.pk}"
+            return _reply(request, station, _answer(result.command, station.pk, what))
         if action == "cancel-reservation":
             reservation = get_object_or_404(
                 Reservation, pk=form_int(form, "reservation_id"), station=station
             )
             result = async_to_sync(reservation_services.cancel)(reservation, user=request.user)
-            return _answer(result.command, station.pk, f"CancelReservation #{reservation.pk}")
-        ocpp_action, payload = command_for(action, station.protocol or "2.0.1", dict(form.items()))
+            what = f"CancelReservation #{reservation.pk}"
+            return _reply(request, station, _answer(result.command, station.pk, what))
+        fields = dict(form.items())
+        ocpp_action, payload = command_for(action, station.protocol or "2.0.1", fields)
+        require_confirmation(action, fields)
         result = send_command_from_thread(
             station.pk, ocpp_action, payload, requested_by=request.user, source="dashboard"
         )
-        return _answer(result, station.pk, ocpp_action)
+        return _reply(request, station, _answer(result, station.pk, ocpp_action))
     except (ActionError, CommandRefused) as error:
-        return JsonResponse({"ok": False, "outcome": "refused", "message": str(error)}, status=400)
+        return _reply(request, station, _refused(error), status=400)
     except (
         reservation_services.NothingAvailable,
         reservation_services.ReservationConflict,
     ) as error:
-        return JsonResponse({"ok": False, "outcome": "refused", "message": str(error)}, status=409)
+        return _reply(request, station, _refused(error), status=409)

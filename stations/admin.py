@@ -16,8 +16,10 @@ from typing import Any
 from asgiref.sync import async_to_sync
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin import helpers
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from dashboard.actions import command_for
 from stations.commands import CommandRefused, CommandResult, Outcome, send_command
@@ -226,8 +228,42 @@ class StationAdmin(admin.ModelAdmin):
         self._send_to_stations(request, queryset, "reset", {"type": "soft"})
 
     @admin.action(permissions=["change"], description="Reset (hard) selected stations")
-    def hard_reset_stations(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
+    def hard_reset_stations(
+        self, request: HttpRequest, queryset: QuerySet[Station]
+    ) -> TemplateResponse | None:
+        """A hard reset interrupts every charging session at once: like Django's delete action,
+        it first shows what it will do and runs only when that page is confirmed (`post=yes`)."""
+        if request.POST.get("post") != "yes":
+            return self._confirm_hard_reset(request, queryset)
         self._send_to_stations(request, queryset, "reset", {"type": "hard"})
+        return None
+
+    def _confirm_hard_reset(
+        self, request: HttpRequest, queryset: QuerySet[Station]
+    ) -> TemplateResponse:
+        stations = list(queryset.order_by("pk"))
+        charging = dict(
+            Transaction.objects.filter(station__in=stations, is_active=True)
+            .order_by()
+            .values_list("station_id")
+            .annotate(n=Count("pk"))
+            .values_list("station_id", "n")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Hard reset: are you sure?",
+            "subtitle": None,
+            "opts": self.model._meta,
+            "stations": [(station, charging.get(station.pk, 0)) for station in stations],
+            "sessions": sum(charging.values()),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "hard_reset_stations",
+            "media": self.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/stations/station/hard_reset_confirmation.html", context
+        )
 
     @admin.action(permissions=["change"], description="Make selected stations available")
     def make_stations_available(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:

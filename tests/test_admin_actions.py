@@ -14,7 +14,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import AsyncClient, override_settings
 
-from stations.models import Command
+from stations.clock import utcnow
+from stations.models import Command, Transaction
 from tests.ocpp_client import OcppTestClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -63,10 +64,12 @@ async def connect(make_station, identity: str, version: str) -> OcppTestClient:
 
 
 def run_action(client: AsyncClient, action: str, *stations: str) -> asyncio.Task:
-    """Start the changelist POST; it waits for the stations' answers, so it runs as a task."""
-    return asyncio.create_task(
-        client.post(CHANGELIST, {"action": action, "_selected_action": list(stations)})
-    )
+    """Start the changelist POST; it waits for the stations' answers, so it runs as a task. A hard
+    reset is posted as its confirmation page posts it (`post=yes`)."""
+    form = {"action": action, "_selected_action": list(stations)}
+    if action == "hard_reset_stations":
+        form["post"] = "yes"
+    return asyncio.create_task(client.post(CHANGELIST, form))
 
 
 async def reported(client: AsyncClient, response) -> list[tuple[str, str]]:
@@ -209,4 +212,64 @@ async def test_staff_without_change_permission_cannot_run_the_actions(make_stati
 
     assert "currentTime" in await station.heartbeat()  # the next frame is our own: nothing sent
     assert not await Command.objects.aexists()
+    await station.close()
+
+
+async def test_a_hard_reset_first_asks_for_confirmation_and_sends_nothing(
+    make_station, admin_client, db_run
+):
+    """Like Django's delete action: the changelist POST shows what will happen, nothing more."""
+    station = await connect(make_station, "CP_1", "2.0.1")
+    await make_station("CP_2")
+    for evse in (1, 2):
+        await db_run(
+            Transaction.objects.create, station_id="CP_1", evse_id=evse, started_at=utcnow()
+        )
+    page = await admin_client.post(
+        CHANGELIST, {"action": "hard_reset_stations", "_selected_action": ["CP_1", "CP_2"]}
+    )
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert "Hard reset: are you sure?" in content
+    assert "2 charging sessions will be interrupted" in content
+    assert "CP_1 — online, 2 charging sessions" in content and "CP_2 — offline" in content
+    for hidden in (
+        '<input type="hidden" name="_selected_action" value="CP_1">',
+        '<input type="hidden" name="_selected_action" value="CP_2">',
+        '<input type="hidden" name="action" value="hard_reset_stations">',
+        '<input type="hidden" name="post" value="yes">',
+    ):
+        assert hidden in content
+    assert "currentTime" in await station.heartbeat()  # the next frame is our own: nothing sent
+    assert not await Command.objects.aexists()
+    await station.close()
+
+
+async def test_the_confirmation_page_escapes_station_identities(make_station, admin_client):
+    await make_station("CP_<b>")
+    page = await admin_client.post(
+        CHANGELIST, {"action": "hard_reset_stations", "_selected_action": ["CP_<b>"]}
+    )
+    content = page.content.decode()
+    assert "CP_&lt;b&gt;" in content and "CP_<b>" not in content
+
+
+async def test_confirming_the_hard_reset_sends_it(make_station, admin_client, version):
+    station = await connect(make_station, "CP_1", version)
+    request = run_action(admin_client, "hard_reset_stations", "CP_1")  # with post=yes
+    call = await answer(station)
+    assert call[2:] == ["Reset", HARD_RESET[version]]
+    assert await reported(admin_client, await request) == [
+        ("success", 'CP_1 answered Reset: {"status": "Accepted"}')
+    ]
+    await station.close()
+
+
+async def test_a_soft_reset_needs_no_confirmation(make_station, admin_client):
+    station = await connect(make_station, "CP_1", "2.0.1")
+    request = asyncio.create_task(
+        admin_client.post(CHANGELIST, {"action": "reset_stations", "_selected_action": ["CP_1"]})
+    )
+    assert (await answer(station))[2:] == ["Reset", SOFT_RESET["2.0.1"]]
+    assert (await request).status_code == 302
     await station.close()

@@ -14,7 +14,7 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.test import AsyncClient, Client
+from django.test import AsyncClient, Client, override_settings
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -351,9 +351,9 @@ def test_the_station_page_shows_connectors_the_session_reservations_and_the_log(
     assert "CARD-RES" in row and "res-accepted" in row
     assert f'name="reservation_id" value="{reservation.pk}"' in row
     assert f'name="reservation_id" value="{used.pk}"' not in page  # a used one is not cancelled
-    assert "<details><summary>" in page and "<b>DataTransfer</b>" in page
+    assert re.search(r'<details id="log-\d+"><summary>', page) and "<b>DataTransfer</b>" in page
     assert f"<pre>{escape(frame)}</pre></details>" in page
-    assert page.count("<details>") == 1  # only this station's frames
+    assert page.count("<details ") == 1  # only this station's frames
 
 
 def test_the_chart_series_is_the_active_sessions_energy_since_meter_start(operator_client):
@@ -496,6 +496,146 @@ def test_reservation_pages_keep_their_filters(operator_client):
     assert len(reservations_listed(second)) == 1
 
 
+# --- 2b. One time zone, labelled; the regions live.js re-renders ------------------------------
+
+
+@override_settings(TIME_ZONE="Asia/Kolkata")
+def test_every_time_is_in_the_configured_zone_and_labelled(operator_client, staff):
+    """12:00 UTC is 17:30 in Kolkata (IST, no daylight saving): every page says so."""
+    Station.objects.create(
+        id="CP_1", connected=True, last_boot_at=T0, last_heartbeat_at=T0 + timedelta(seconds=5)
+    )
+    Transaction.objects.create(
+        station_id="CP_1",
+        evse_id=1,
+        started_at=T0,
+        stopped_at=T0 + timedelta(hours=1),
+        is_active=False,
+    )
+    Transaction.objects.create(station_id="CP_1", evse_id=2, started_at=T0)
+    reservation = make_reservation("CP_1")
+    Reservation.objects.filter(pk=reservation.pk).update(expires_at=T0 + timedelta(minutes=15))
+    MessageLog.objects.create(
+        station_id="CP_1",
+        direction="in",
+        message_type=2,
+        action="Heartbeat",
+        frame="[2]",
+        created_at=T0 + timedelta(microseconds=123_456),
+    )
+
+    station = html(operator_client.get("/stations/CP_1/"))
+    assert "times in Asia/Kolkata" in station
+    assert "<dd>2026-01-18 17:30:00 IST</dd>" in station  # last boot
+    assert "<dd>2026-01-18 17:30:05 IST</dd>" in station  # last heartbeat
+    assert "since 17:30:00 IST" in station  # the session card
+    assert "<td>2026-01-18 18:30:00 IST</td>" in station  # recent: stopped
+    assert "<td>17:45 IST</td>" in station  # the reservation expires
+    assert "<time>17:30:00.123 IST</time>" in station  # the message log
+    transactions = html(operator_client.get("/transactions/"))
+    assert transactions.count("<td>2026-01-18 17:30:00 IST</td>") == 2
+    assert "<td>2026-01-18 18:30:00 IST</td>" in transactions
+    assert "<td>2026-01-18 17:45:00 IST</td>" in html(operator_client.get("/reservations/"))
+    assert 'title="2026-01-18 17:30:05 IST"' in html(operator_client.get("/stations/"))
+    for page in (station, transactions):
+        assert "UTC" not in page and "noon" not in page
+
+
+def test_reservation_statuses_read_the_same_on_the_station_page_and_the_list(operator_client):
+    Station.objects.create(id="CP_1")
+    make_reservation("CP_1", status=Reservation.Status.NO_RESPONSE)
+    for url in ("/stations/CP_1/", "/reservations/"):
+        assert '<span class="badge res-no_response">no response</span>' in html(
+            operator_client.get(url)
+        )
+
+
+LIVE_REGIONS = {
+    "/": ["station-list"],
+    "/stations/": ["station-list"],
+    "/transactions/": ["transaction-list"],
+    "/reservations/": ["reservation-list"],
+    "/stations/CP_1/": [
+        "station-connection",
+        "station-facts",
+        "station-connectors",
+        "active-transactions",
+        "chart-caption",
+        "remote-stop-target",
+        "station-reservations",
+        "recent-transactions",
+        "message-log",
+    ],
+}
+
+
+@pytest.mark.parametrize("url", LIVE_REGIONS)
+def test_each_page_marks_the_regions_live_js_re_renders(cp1, operator_client, url):
+    page = html(operator_client.get(url))
+    regions = re.findall(r'id="([^"]+)"[^>]*? data-live-region', page)
+    assert regions == LIVE_REGIONS[url]
+    assert "station-row-template" not in page  # rows are never built in the browser
+
+
+def test_a_re_render_sends_the_chart_series_only_when_the_chart_must_switch(operator_client):
+    Station.objects.create(id="CP_1")
+    old = make_transaction("CP_1", minutes_ago=60, is_active=False)
+    active = make_transaction("CP_1", minutes_ago=5)
+
+    def page(charting: str | None) -> str:
+        headers = {} if charting is None else {"X-Live-Refresh": "1", "X-Live-Charting": charting}
+        response = operator_client.get("/stations/CP_1/", headers=headers)
+        assert "X-Live-Charting" in response["Vary"]
+        return html(response)
+
+    assert 'id="meter-series"' in page(None)  # a first load
+    assert 'id="meter-series"' in page(str(old.pk))  # the chart shows another session
+    assert 'id="meter-series"' in page("")
+    unchanged = page(str(active.pk))
+    assert 'id="meter-series"' not in unchanged
+    assert f'id="chart-caption" data-live-region data-charting="{active.pk}"' in unchanged
+
+
+def test_the_session_card_shows_the_last_reported_power(operator_client):
+    Station.objects.create(id="CP_1", connected=True)
+    tx = make_transaction("CP_1")
+    for offset, value, unit in ((0, 7400, "W"), (1, 3.7, "kW")):
+        MeterSample.objects.create(
+            station_id="CP_1",
+            transaction=tx,
+            evse_id=1,
+            timestamp=T0 + timedelta(minutes=offset),
+            measurand="Power.Active.Import",
+            unit=unit,
+            value=value,
+        )
+    page = html(operator_client.get("/stations/CP_1/"))
+    assert '<span data-field="power">3.70</span> kW' in page
+
+
+def test_the_overview_lists_its_first_50_stations_and_says_so(operator_client):
+    Station.objects.bulk_create(Station(id=f"CP_{i:03}") for i in range(70))
+    page = html(operator_client.get("/"))
+    assert stations_listed(page) == [f"CP_{i:03}" for i in range(50)]
+    assert "The first 50 of 70 stations" in page
+    Station.objects.filter(id__gte="CP_050").delete()
+    assert "The first" not in html(operator_client.get("/"))
+
+
+def test_an_empty_filtered_list_says_no_station_matches(network, operator_client):
+    page = html(operator_client.get("/stations/?q=nothing-like-it"))
+    assert "No station matches the filter." in page and "manage.py emulate" not in page
+
+
+def test_rows_carry_what_live_js_compares(operator_client):
+    Station.objects.create(id="CP_1")
+    charging = make_transaction("CP_1")
+    done = make_transaction("CP_1", is_active=False, minutes_ago=5)
+    page = html(operator_client.get("/transactions/"))
+    assert f'<tr data-transaction="{charging.pk}" data-active="true">' in page
+    assert f'<tr data-transaction="{done.pk}" data-active="false">' in page
+
+
 # --- 3. Escaping -------------------------------------------------------------------------------
 
 
@@ -585,6 +725,7 @@ async def answered(station, client, action: str, form: dict, answer: dict):
 def answered_json(action: str, answer: dict, what: str | None = None) -> dict:
     return {
         "ok": True,
+        "level": "ok",
         "outcome": "answered",
         "message": f"CP_1 answered {what or action}: {json.dumps(answer)}",
         "answer": answer,
@@ -594,7 +735,7 @@ def answered_json(action: str, answer: dict, what: str | None = None) -> dict:
 BUTTONS = {
     "reset-hard": (
         "reset",
-        {"type": "hard"},
+        {"type": "hard", "confirm": "yes"},
         {"1.6": ("Reset", {"type": "Hard"}), "2.0.1": ("Reset", {"type": "Immediate"})},
         ACCEPTED,
     ),
@@ -737,11 +878,12 @@ async def test_cancel_reservation_sends_its_id_and_cancels_it(booted, operator):
 
 async def test_a_button_for_a_station_that_is_not_connected_says_so(make_station, operator):
     await make_station("CP_1")
-    response = await act(operator, "reset", {"type": "hard"})
+    response = await act(operator, "reset", {"type": "hard", "confirm": "yes"})
     assert (response.status_code, response.json()) == (
         200,
         {
             "ok": False,
+            "level": "error",
             "outcome": "not_connected",
             "answer": None,
             "message": "CP_1 is not connected",
@@ -756,6 +898,7 @@ async def test_reserving_at_a_station_that_is_not_connected_is_refused(make_stat
     assert response.status_code == 409
     assert response.json() == {
         "ok": False,
+        "level": "error",
         "outcome": "refused",
         "message": "No such Charge Point. [CP_1]",
     }
@@ -781,7 +924,7 @@ async def test_an_incomplete_or_unknown_action_is_400_and_nothing_is_sent(
     response = await act(operator, action, form)
     assert (response.status_code, response.json()) == (
         400,
-        {"ok": False, "outcome": "refused", "message": message},
+        {"ok": False, "level": "error", "outcome": "refused", "message": message},
     )
     assert "currentTime" in await booted.heartbeat()  # the next frame is our own: nothing was sent
     assert not await Command.objects.aexists()
@@ -835,11 +978,94 @@ def test_buttons_need_the_csrf_token(cp1, staff):
     assert client.get("/stations/CP_1/").status_code == 200
     token = client.cookies["csrftoken"].value
     response = client.post(
-        "/stations/CP_1/actions/reset/", {"type": "hard"}, headers={"X-CSRFToken": token}
+        "/stations/CP_1/actions/reset/", {"type": "soft"}, headers={"X-CSRFToken": token}
     )
     assert (response.status_code, response.json()["outcome"]) == (200, "not_connected")
-    response = act(client, "reset", {"type": "hard", "csrfmiddlewaretoken": token})
+    response = act(client, "reset", {"type": "soft", "csrfmiddlewaretoken": token})
     assert (response.status_code, response.json()["outcome"]) == (200, "not_connected")
+
+
+DECLINED = {
+    "1.6": {"status": "Rejected"},
+    "2.0.1": {
+        "status": "Rejected",
+        "statusInfo": {"reasonCode": "UnknownEvse", "additionalInfo": "EVSE 9 <none>"},
+    },
+}
+
+
+async def test_a_station_declining_a_command_is_a_warning_not_a_success(booted, operator, version):
+    form = {"evse_id": "9", "state": "inoperative"}
+    _, response = await answered(booted, operator, "availability", form, DECLINED[version])
+    reason = " (reason: UnknownEvse — EVSE 9 <none>)" if version == "2.0.1" else ""
+    assert response.json() == {
+        "ok": False,
+        "level": "warning",
+        "outcome": "answered",
+        "answer": DECLINED[version],
+        "message": f"CP_1 did not accept ChangeAvailability: Rejected{reason}",
+    }
+    assert (await Command.objects.aget()).outcome == "answered"
+
+
+@pytest.mark.parametrize(
+    ("action", "form", "status"),
+    [
+        ("unlock", {"evse_id": "1"}, "UnlockFailed"),
+        ("trigger", {"message": "MeterValues"}, "NotImplemented"),
+        ("remote-start", {"id_token": "CARD-1", "evse_id": "1"}, "Rejected"),
+    ],
+)
+async def test_every_status_but_a_yes_is_a_warning(booted, operator, action, form, status):
+    _, response = await answered(booted, operator, action, form, {"status": status})
+    body = response.json()
+    assert (body["ok"], body["level"]) == (False, "warning")
+    assert body["message"].endswith(f": {status}")
+
+
+@pytest.mark.parametrize("form", [{"type": "hard"}, {"type": "hard", "confirm": "no"}, {}])
+async def test_a_hard_reset_without_its_confirmation_is_400_and_nothing_is_sent(
+    booted, operator, form
+):
+    response = await act(operator, "reset", form)
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "ok": False,
+            "level": "error",
+            "outcome": "refused",
+            "message": "A hard reset interrupts charging: tick the box to confirm it",
+        },
+    )
+    assert "currentTime" in await booted.heartbeat()  # the next frame is our own: nothing was sent
+    assert not await Command.objects.aexists()
+
+
+def test_the_hard_reset_button_needs_its_box_ticked_even_without_javascript(cp1, operator_client):
+    page = html(operator_client.get("/stations/CP_1/"))
+    hard = re.search(r'<form[^>]*class="danger"[^>]*>.*?</form>', page, re.S).group(0)
+    assert 'method="post" action="/stations/CP_1/actions/reset/"' in hard
+    assert 'name="csrfmiddlewaretoken"' in hard
+    assert '<input type="hidden" name="type" value="hard">' in hard
+    assert '<input type="checkbox" name="confirm" value="yes" required>' in hard
+    for form in re.findall(r"<form[^>]*data-action=[^>]*>", page):
+        assert 'method="post"' in form and 'action="/stations/CP_1/actions/' in form
+
+
+def test_a_button_pressed_without_javascript_gets_a_page(cp1, operator_client):
+    accept = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    response = operator_client.post(
+        "/stations/CP_1/actions/reset/", {"type": "hard"}, headers=accept
+    )
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert '<p class="result error" id="action-result">A hard reset interrupts charging' in page
+    assert 'href="/stations/CP_1/"' in page
+    response = operator_client.post(
+        "/stations/CP_1/actions/reset/", {"type": "hard", "confirm": "yes"}, headers=accept
+    )
+    assert response.status_code == 200
+    assert "CP_1 is not connected" in response.content.decode()
 
 
 # --- 5. The live socket ------------------------------------------------------------------------

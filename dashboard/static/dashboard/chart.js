@@ -9,13 +9,22 @@ class MeterChart {
     this.render();
   }
 
+  // A sample the chart already has (the page was re-rendered with it) replaces it; a late one
+  // goes where its time says, as after a reload.
   add(time, value) {
-    this.points.push([new Date(time).getTime(), value]);
+    const t = new Date(time).getTime();
+    const same = this.points.find((p) => p[0] === t);
+    if (same) {
+      same[1] = value;
+    } else {
+      this.points.push([t, value]);
+      this.points.sort((a, b) => a[0] - b[0]);
+    }
     this.render();
   }
 
   reset(points = []) {
-    this.points = points;
+    this.points = points.map(([t, v]) => [new Date(t).getTime(), v]);
     this.render();
   }
 
@@ -23,6 +32,7 @@ class MeterChart {
     const ns = "http://www.w3.org/2000/svg";
     const [width, height, pad] = [960, 260, 44];
     this.svg.replaceChildren();
+    this.svg.dataset.points = String(this.points.length);
     const el = (name, attrs, text) => {
       const node = document.createElementNS(ns, name);
       for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
@@ -51,7 +61,6 @@ class MeterChart {
     const [lt, lv] = this.points[this.points.length - 1];
     el("circle", { cx: x(lt), cy: y(lv), r: 3, class: "series-dot" });
     el("text", { x: x(lt) - 6, y: Math.max(y(lv) - 8, 14), class: "tick", "text-anchor": "end" }, `${lv.toFixed(3)} kWh`);
-    this.svg.dataset.points = String(this.points.length);
   }
 }
 
