@@ -12,8 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import NoReverseMatch
 from rest_framework import exceptions, permissions
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
+from rest_framework.routers import APIRootView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -69,3 +73,45 @@ class StaffOrReadOnly(permissions.BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         return request.method in permissions.SAFE_METHODS or request.user.is_staff
+
+
+# The API root's entries: a name, the URL name, and for a per-object endpoint the path parameters,
+# shown as `{placeholders}`. Every app's endpoints, in the order of the README's table.
+ROOT_ENDPOINTS: list[tuple[str, str, dict[str, str]]] = [
+    ("stations", "station-list", {}),
+    ("station", "station-detail", {"pk": "id"}),
+    ("station-messages", "station-messages", {"station_id": "id"}),
+    ("station-reserve", "station-reserve", {"station_id": "id"}),
+    ("station-command", "station-command", {"station_id": "id", "action": "Action"}),
+    ("cp_ids", "cp-ids", {}),
+    ("transactions", "transaction-list", {}),
+    ("id-tokens", "id-token-list", {}),
+    ("commands", "command-list", {}),
+    ("reservations", "reservation-list", {}),
+    ("reservation-cancel", "reservation-cancel", {"pk": "id"}),
+    ("schema", "schema", {}),
+    ("docs", "api-docs", {}),
+]
+
+
+class ApiRootView(APIRootView):
+    """The CSMS REST API: stations, transactions, ID tokens, reservations and OCPP commands.
+
+    Lists are links; per-object endpoints show their path parameters as `{placeholders}`.
+    Authentication: a token (`Authorization: Token ...`) or a signed-in session."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        endpoints = {}
+        for name, url_name, parameters in ROOT_ENDPOINTS:
+            # Placeholders survive reversing (and URL quoting) as plain words, then get braces.
+            marked = {key: f"__{value}__" for key, value in parameters.items()}
+            try:
+                url = reverse(url_name, kwargs=marked, request=request, format=kwargs.get("format"))
+            except NoReverseMatch:
+                continue  # an app that is not installed
+            for value in parameters.values():
+                url = url.replace(f"__{value}__", "{" + value + "}")
+            endpoints[name] = url
+        return Response(endpoints)

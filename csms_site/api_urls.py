@@ -1,8 +1,11 @@
-"""The whole REST API under /api/: each app contributes its own routes."""
+"""The whole REST API under /api/: each app contributes its own routes; the root lists them all."""
 
 from django.urls import include, path
 
+from csms_site.api import ApiRootView
+
 urlpatterns = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("", include("stations.api.urls")),
     path("", include("reservations.api.urls")),
 ]

@@ -92,11 +92,25 @@ class ShieldedRedisChannelLayer(RedisChannelLayer):
                 self.receive_buffer[name].put_nowait(message)
 
     async def close_pools(self) -> None:
-        for pump in self._pumps.values():
-            pump.cancel()
-        await asyncio.gather(*self._pumps.values(), return_exceptions=True)
+        pumps = list(self._pumps.values())
         self._pumps.clear()
+        await cancel_until_done(pumps)
         await super().close_pools()
+
+
+async def cancel_until_done(tasks: list[asyncio.Task], interval: float = 0.05) -> None:
+    """Cancel `tasks` and wait for their end, cancelling again while one still runs.
+
+    One cancellation is not always enough on Python 3.11: redis-py sends every command through
+    `asyncio.wait_for`, which drops a cancellation that arrives just as the send completes
+    (python/cpython#86296, fixed in 3.12). A pump that lost its cancellation goes back to BZPOPMIN
+    and loops for ever, so whoever waits for it (`asyncio.run` cancels each task once at shutdown)
+    waits for ever too: `manage.py ocpp_command` hung that way after printing its answer."""
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=interval)
 
 
 class SweepingInMemoryChannelLayer(InMemoryChannelLayer):

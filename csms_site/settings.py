@@ -209,7 +209,7 @@ SPECTACULAR_SETTINGS = {
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-    SECURE_REDIRECT_EXEMPT = [r"^ocpp/", r"^health/?$"]
+    SECURE_REDIRECT_EXEMPT = [r"^ocpp/", r"^health/?$", r"^metrics/?$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
@@ -227,10 +227,17 @@ OCPP_AUTO_REGISTER = env_bool("OCPP_AUTO_REGISTER", DEBUG)
 OCPP_AUTO_REGISTER_STATUS = os.environ.get("OCPP_AUTO_REGISTER_STATUS", "Accepted")
 # Refuse stations registered without a password (Security Profile 0). On in production.
 OCPP_REQUIRE_PASSWORD = env_bool("OCPP_REQUIRE_PASSWORD", not DEBUG)
-# Failed station logins: after this many within the window (seconds), per identity and per address,
-# handshakes are refused with 429 until the window has passed.
+# Failed station logins (stations/throttle.py): after this many within the window (seconds), per
+# identity or per address, handshakes are checked in memory first: wrong credentials and unknown
+# identities are refused with 429 without database work, the right key is still admitted.
 OCPP_LOGIN_FAILURE_LIMIT = env_int("OCPP_LOGIN_FAILURE_LIMIT", 5)
 OCPP_LOGIN_FAILURE_WINDOW = env_float("OCPP_LOGIN_FAILURE_WINDOW", 300.0)
+# How long a worker trusts the key hashes it last read for a throttled station (a key changed by
+# another process may be refused that long), and refreshes its index of existing identities.
+OCPP_LOGIN_KEY_CACHE_SECONDS = env_float("OCPP_LOGIN_KEY_CACHE_SECONDS", 10.0)
+OCPP_LOGIN_INDEX_SECONDS = env_float("OCPP_LOGIN_INDEX_SECONDS", 5.0)
+# A handshake the throttle refuses waits this long for its 429 (the right key never waits).
+OCPP_LOGIN_THROTTLE_DELAY = env_float("OCPP_LOGIN_THROTTLE_DELAY", 0.5)
 # Unknown ID tokens are Accepted rather than Invalid (development default only).
 OCPP_ACCEPT_UNKNOWN_ID_TOKENS = env_bool("OCPP_ACCEPT_UNKNOWN_ID_TOKENS", DEBUG)
 # Interval (seconds) returned in BootNotification: the heartbeat interval when Accepted, the retry
@@ -247,10 +254,12 @@ OCPP_SILENCE_TIMEOUT = env_float("OCPP_SILENCE_TIMEOUT", 3.0 * OCPP_HEARTBEAT_IN
 OCPP_STALE_TRANSACTION_AFTER = env_float("OCPP_STALE_TRANSACTION_AFTER", 3600.0)
 # Frames above this many bytes are refused: the connection is closed with 1009 (message too big).
 OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536)
-# ...and daphne (runserver) refuses them in the transport, before buffering them: memory per
-# connection stays bounded whatever a station sends. (uvicorn: pass --ws-max-size.)
-DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = OCPP_MAX_FRAME_BYTES
-DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = OCPP_MAX_FRAME_BYTES
+# daphne (runserver) takes frames up to twice that, so the consumer sees an oversize frame, logs it
+# with the station's identity and closes with 1009; anything larger daphne refuses in the transport
+# before buffering it, also with 1009 (csms_site/asgi.py), so memory per connection stays bounded
+# whatever a station sends. (uvicorn: --ws-max-size, which closes with 1009 itself.)
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = 2 * OCPP_MAX_FRAME_BYTES
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = 2 * OCPP_MAX_FRAME_BYTES
 # Seconds to wait for a station's answer to a CSMS-initiated CALL.
 OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 30.0)
 # Message log: every frame in and out is stored (buffered, flushed at most this many seconds later);
@@ -265,6 +274,12 @@ OCPP_RESERVATION_MINUTES = env_int("OCPP_RESERVATION_MINUTES", 15)
 OCPP_RESERVATION_SWEEP_SECONDS = env_float("OCPP_RESERVATION_SWEEP_SECONDS", 5.0)
 # How often each worker process runs housekeeping (message log retention).
 OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
+
+# --- Metrics (Prometheus, GET /metrics; docs/metrics.md) -----------------------------------------
+# Without a token /metrics answers 404; with one, a scrape must send `Authorization: Bearer TOKEN`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+# The gauges read from the database (stations, connectors, transactions) are cached this long.
+METRICS_CACHE_SECONDS = env_float("METRICS_CACHE_SECONDS", 2.0)
 
 # --- Logging ------------------------------------------------------------------------------------
 # Every raw frame is logged on `csms.frames` at INFO when OCPP_LOG_FRAMES is on (default: with DEBUG).

@@ -20,6 +20,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from opentelemetry.trace import Span, SpanKind
 
+from csms_site import metrics
 from ocppj import OcppError, schemas, telemetry
 from stations.db import in_db_thread
 from stations.models import Command, Station
@@ -138,16 +139,19 @@ async def send_command(
     timeout: float | None = None,
     requested_by: Any = None,
     source: str = "api",
+    margin: float | None = None,
 ) -> CommandResult:
     """Send `action` to the station wherever its socket lives, record it, return what happened.
 
+    The station has `timeout` seconds (default OCPP_CALL_TIMEOUT) to answer; the wait for the
+    reply is `margin` seconds longer (default HOP_MARGIN_SECONDS) for the hop to its worker.
     Raises CommandRefused (nothing sent, nothing recorded) for an action the station's version
     lacks or an invalid payload.
     """
     started = time.monotonic()
     with _command_span(station_id, action, source) as span:
         live = await in_db_thread(_live_socket)(station_id)
-        result = await _deliver(station_id, live, action, payload, timeout, started)
+        result = await _deliver(station_id, live, action, payload, timeout, started, margin)
         span.set_attribute("ocpp.outcome", result.outcome)
     await in_db_thread(_record)(station_id, action, payload, result, requested_by, source)
     return result
@@ -193,6 +197,7 @@ def _record(
     requested_by: Any,
     source: str,
 ) -> None:
+    metrics.command_finished(action, source, result)
     user = requested_by if getattr(requested_by, "is_authenticated", False) else None
     Command.objects.create(
         station_id=station_id,
@@ -215,6 +220,7 @@ async def _deliver(
     payload: dict[str, Any],
     timeout: float | None,
     started: float,
+    margin: float | None = None,
 ) -> CommandResult:
     if live is None:
         return CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
@@ -236,7 +242,7 @@ async def _deliver(
         },
     )
     try:
-        async with asyncio.timeout(wait + HOP_MARGIN_SECONDS):
+        async with asyncio.timeout(wait + (HOP_MARGIN_SECONDS if margin is None else margin)):
             reply = await layer.receive(reply_to)
     except TimeoutError:
         # The socket's worker is gone, or the channel layer lost the message.

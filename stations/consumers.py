@@ -18,11 +18,13 @@ import time
 from typing import Any
 
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind
 
+from csms_site import metrics
 from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
 from stations import handshake, throttle
@@ -34,7 +36,7 @@ from stations.liveness import silence_watch
 from stations.ocpp import SESSIONS, StationSession
 from stations.passwords import parse_basic_authorization
 from stations.recorders import flusher, message_log, presence
-from stations.services.connections import station_admit
+from stations.services.connections import Admission, Credentials, station_admit
 from stations.services.liveness import (
     CLOSE_REPLACED,
     CLOSE_SILENT,
@@ -46,6 +48,16 @@ logger = logging.getLogger("csms.connections")
 frame_logger = logging.getLogger("csms.frames")
 
 CLOSE_TOO_BIG = 1009
+THROTTLED = "Too many failed logins: wrong credentials are refused for a while"
+
+
+def frame_too_big(text: str) -> bool:
+    """Whether a text frame is above OCPP_MAX_FRAME_BYTES once UTF-8 encoded (as the transport
+    counts); encoded only when its characters alone cannot tell."""
+    limit = settings.OCPP_MAX_FRAME_BYTES
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 class LeanDispatch:
@@ -70,6 +82,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     commands: set[asyncio.Task] | None = None
     last_frame_at: float = 0.0  # time.monotonic() of the last frame; read by the silence watch
     released: bool = False  # the station row was already marked offline for this socket
+    socket_closed: bool = False  # disconnect ran: nothing more can be sent
 
     async def websocket_connect(self, message: dict[str, Any]) -> None:
         # The station's trace context (handshake headers) parents everything on this socket.
@@ -102,36 +115,75 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             await self._refuse(400, "No supported OCPP version offered (ocpp2.0.1, ocpp1.6)")
             return
 
-        if throttle.by_address.blocked(address) or not throttle.by_identity.begin(identity):
-            logger.warning("Refused %s from %s: too many failed logins", identity, address)
-            await self._refuse(429, "Too many failed logins; try again later")
+        credentials = parse_basic_authorization(handshake.header(self.scope, b"authorization"))
+        admission = await self._authenticate(identity, address, credentials, version)
+        if admission is None:
             return
+        await self._admit(identity, address, subprotocol, version, admission)
+
+    async def _authenticate(
+        self, identity: str, address: str, credentials: Credentials, version: str
+    ) -> Admission | None:
+        """The login throttle's verdict first (stations/throttle.py), in memory; then, unless it
+        refused, one hop to `station_admit`. None: refused (the refusal is sent)."""
+        verdict = throttle.assess(identity, address, credentials)
+        for _ in range(3):  # a check of this identity, or the identity index, is under way
+            if verdict is not throttle.Verdict.WAIT:
+                break
+            await throttle.wait(identity)
+            verdict = throttle.assess(identity, address, credentials)
+        else:
+            verdict = throttle.assess(identity, address, credentials, patient=False)
+        if verdict in (throttle.Verdict.WRONG, throttle.Verdict.UNKNOWN):
+            throttle.refused_in_memory(
+                identity, address, unknown=verdict is throttle.Verdict.UNKNOWN
+            )
+            logger.debug("Refused %s from %s in memory: throttled", identity, address)
+            await throttle.slow_down()
+            await self._refuse(429, THROTTLED)
+            return None
+
+        throttled = verdict is throttle.Verdict.CHECK
+        # Counted from the verdict on (no await in between): a concurrent burst sees it.
+        throttle.by_identity.begin(identity)
+        group = station_group(identity)
         try:
-            await self._admit(identity, address, subprotocol, version)
+            # Joined before the station is claimed, so that a later takeover cannot be missed.
+            await self.channel_layer.group_add(group, self.channel_name)
+            admission = await in_db_thread(station_admit)(
+                identity,
+                credentials,
+                address=address,
+                protocol=version,
+                channel_name=self.channel_name,
+                record=not throttled,
+            )
+        except Exception:
+            await self.channel_layer.group_discard(group, self.channel_name)
+            raise
         finally:
             throttle.by_identity.end(identity)
+        # What the check learnt is counted before any await: a concurrent handshake for this
+        # identity must see it (the failure, or the keys to check against).
+        throttle.learn(identity, admission.keys)
+        if admission.admitted:
+            throttle.by_identity.success(identity)
+            return admission
+        status, reason = admission.status, admission.reason
+        if throttled and status in (401, 404):
+            throttle.refused_in_memory(identity, address, unknown=status == 404)
+            status, reason = 429, THROTTLED
+        elif status in (401, 404):
+            throttle.failed(identity, address)
+        await self.channel_layer.group_discard(group, self.channel_name)
+        if status == 429:
+            await throttle.slow_down()
+        await self._refuse(status, reason)
+        return None
 
-    async def _admit(self, identity: str, address: str, subprotocol: str, version: str) -> None:
-        group = station_group(identity)
-        await self.channel_layer.group_add(group, self.channel_name)
-        credentials = parse_basic_authorization(handshake.header(self.scope, b"authorization"))
-        admission = await in_db_thread(station_admit)(
-            identity,
-            credentials,
-            address=address,
-            protocol=version,
-            channel_name=self.channel_name,
-        )
-        if not admission.admitted:
-            await self.channel_layer.group_discard(group, self.channel_name)
-            if admission.status == 401:
-                throttle.by_identity.failure(identity)
-            if admission.status in (401, 404):
-                throttle.by_address.failure(address)
-            await self._refuse(admission.status, admission.reason)
-            return
-        throttle.by_identity.success(identity)
-
+    async def _admit(
+        self, identity: str, address: str, subprotocol: str, version: str, admission: Admission
+    ) -> None:
         self.identity = identity
         self.session_number = admission.session
         self.session = SESSIONS[version](identity, accepted=admission.accepted)
@@ -149,7 +201,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         self.last_frame_at = time.monotonic()
         silence_watch.add(self)
         await self.channel_layer.group_send(
-            group, {"type": "station.takeover", "session": admission.session}
+            station_group(identity), {"type": "station.takeover", "session": admission.session}
         )
         flusher.ensure_running()
         publisher.ensure_running()
@@ -173,23 +225,42 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
                 )
             )
             return
-        if len(text_data) > settings.OCPP_MAX_FRAME_BYTES:
+        if frame_too_big(text_data):
             logger.warning(
-                "%s: frame of %d characters exceeds OCPP_MAX_FRAME_BYTES; closing",
+                "%s: frame of %d characters exceeds OCPP_MAX_FRAME_BYTES (%d bytes); closing",
                 self.identity,
                 len(text_data),
+                settings.OCPP_MAX_FRAME_BYTES,
             )
-            await self.close(code=CLOSE_TOO_BIG, reason="Frame too large")
+            await self.close(
+                code=CLOSE_TOO_BIG,
+                reason=f"Frame too large (limit {settings.OCPP_MAX_FRAME_BYTES} bytes)",
+            )
             return
         await self.rpc.receive(text_data)
+
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' own, less its hop to the database thread (`aclose_old_connections`) after
+        `disconnect`: a refused handshake then costs that thread nothing (a flood of them would
+        queue a hop each ahead of live stations' work, and with CONN_MAX_AGE=0 close the
+        connection every time). `disconnect` reaches the database only through `in_db_thread`,
+        which closes stale connections itself."""
+        for group in self.groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        await self.disconnect(message.get("code", 1005))
+        raise StopConsumer()
 
     async def disconnect(self, code: int) -> None:
         if self.rpc is None:
             return
         silence_watch.discard(self)
+        # Commands are not cancelled: each must still send its reply. One already answered (a
+        # Reset, then the station closes to reboot) replies with that answer; one in flight fails
+        # here, and one queued behind it fails on sending (`_send_text`): both reply
+        # not_connected at once. A cancelled command sent no reply at all, and its caller waited
+        # out its whole timeout to say that nobody had answered.
+        self.socket_closed = True
         self.rpc.cancel_pending()
-        for task in self.commands or ():
-            task.cancel()
         try:
             await self.channel_layer.group_discard(station_group(self.identity), self.channel_name)
         except Exception:
@@ -233,6 +304,16 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         task.add_done_callback(self.commands.discard)
 
     async def _run_command(self, event: dict[str, Any]) -> None:
+        reply = {"outcome": Outcome.NOT_CONNECTED, "description": "The station went away"}
+        try:
+            reply = await self._traced_command_reply(event)
+        except Exception:
+            logger.exception("%s: command %s failed", self.identity, event.get("action"))
+        finally:
+            # Whatever happened, the caller hears of it rather than waiting out its timeout.
+            await self.channel_layer.send(event["reply_to"], reply)
+
+    async def _traced_command_reply(self, event: dict[str, Any]) -> dict[str, Any]:
         action, payload = event["action"], event["payload"]
         if self.rpc is not None and "trace" in event:
             # One trace from the REST request, through the channel layer, to the station.
@@ -242,12 +323,10 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
                 with telemetry.tracer.start_as_current_span(
                     f"ocpp.command.deliver {action}", kind=SpanKind.CONSUMER
                 ):
-                    reply = await self._command_reply(action, payload, event)
+                    return await self._command_reply(action, payload, event)
             finally:
                 otel_context.detach(token)
-        else:
-            reply = await self._command_reply(action, payload, event)
-        await self.channel_layer.send(event["reply_to"], reply)
+        return await self._command_reply(action, payload, event)
 
     async def _command_reply(
         self, action: str, payload: dict[str, Any], event: dict[str, Any]
@@ -295,6 +374,8 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     # --- plumbing -------------------------------------------------------------------------------
 
     async def _send_text(self, text: str) -> None:
+        if self.socket_closed:  # a command queued behind the last CALL: it fails, not_connected
+            raise ConnectionError("the station's socket is closed")
         await self.send(text_data=text)
 
     def _observe(
@@ -306,16 +387,9 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             )
         if settings.OCPP_MESSAGE_LOG:
             message_log.record(self.identity, direction, text, message_type, unique_id, action)
+        metrics.observe_frame(self, direction, text, message_type, unique_id, action)
 
     async def _refuse(self, status: int, reason: str) -> None:
         """Refuse before the upgrade: our HTTP status where the server can send one, else 403."""
-        if handshake.can_send_http_denial(self.scope):
-            headers = [(b"content-type", b"text/plain; charset=utf-8")]
-            if status == 401:
-                headers.append((b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"'))
-            await self.base_send(
-                {"type": "websocket.http.response.start", "status": status, "headers": headers}
-            )
-            await self.base_send({"type": "websocket.http.response.body", "body": reason.encode()})
-        else:
-            await self.close()
+        metrics.login_refused(status, reason)
+        await handshake.refuse(self.scope, self.base_send, status, reason)

@@ -44,3 +44,20 @@ def can_send_http_denial(scope: dict[str, Any]) -> bool:
     """Whether the ASGI server can answer a refused handshake with our own HTTP status (the
     WebSocket Denial Response extension: uvicorn and hypercorn can; daphne answers 403)."""
     return "websocket.http.response" in scope.get("extensions", {})
+
+
+async def refuse(scope: dict[str, Any], send: Any, status: int, reason: str) -> None:
+    """Refuse a handshake before the upgrade: our HTTP status and `reason` as the body where the
+    server can send them, else a plain close (daphne answers 403)."""
+    try:
+        if can_send_http_denial(scope):
+            headers = [(b"content-type", b"text/plain; charset=utf-8")]
+            if status == 401:
+                headers.append((b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"'))
+            start = {"type": "websocket.http.response.start", "status": status, "headers": headers}
+            await send(start)
+            await send({"type": "websocket.http.response.body", "body": reason.encode()})
+        else:
+            await send({"type": "websocket.close"})
+    except OSError:  # the client is gone (uvicorn's ClientDisconnected): nobody to answer
+        pass

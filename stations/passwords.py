@@ -16,6 +16,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
@@ -58,21 +59,31 @@ def _digest(salt: str, secret: bytes) -> str:
     return hashlib.sha256(salt.encode() + b"$" + secret).hexdigest()
 
 
-def parse_basic_authorization(header: bytes | None) -> tuple[str, bytes] | None:
-    """Username and password bytes from an `Authorization: Basic ...` header, or None."""
-    if not header:
+@dataclass(frozen=True)
+class Malformed:
+    """An `Authorization` header that is there but is not `Basic base64(username:password)`."""
+
+    reason: str
+
+
+def parse_basic_authorization(header: bytes | None) -> tuple[str, bytes] | Malformed | None:
+    """Username and password bytes from an `Authorization: Basic ...` header; None without a header
+    (or an empty one); `Malformed` for anything else: another scheme, not base64, no ':', a
+    username that is not UTF-8. A station that sends a header means to authenticate, so a header
+    we cannot read is refused like a wrong password (401), never taken for no credentials."""
+    if not header or not header.strip():
         return None
-    scheme, _, encoded = header.partition(b" ")
+    scheme, _, encoded = header.strip().partition(b" ")
     if scheme.lower() != b"basic":
-        return None
+        return Malformed("not the Basic scheme")
     try:
         decoded = base64.b64decode(encoded.strip(), validate=True)
     except (binascii.Error, ValueError):
-        return None
+        return Malformed("not base64")
     username, sep, password = decoded.partition(b":")
     if not sep:
-        return None
+        return Malformed("no ':' between username and password")
     try:
         return username.decode(), password
     except UnicodeDecodeError:
-        return None
+        return Malformed("username is not UTF-8")

@@ -55,8 +55,7 @@ def fresh_recorders():
     """The recorders buffer per process; each test starts with empty buffers."""
     recorders.presence.reset()
     recorders.message_log.reset()
-    throttle.by_identity.clear()
-    throttle.by_address.clear()
+    throttle.reset()
     silence_watch.reset()
     yield
     recorders.presence.reset()

@@ -1,5 +1,6 @@
-"""Real ASGI server processes for end-to-end tests: daphne (what runserver uses) or uvicorn,
-on a free loopback port, sharing the test database."""
+"""Real ASGI server processes for end-to-end tests: daphne, `manage.py runserver` (daphne as
+`make run` starts it, with the DAPHNE_* settings) or uvicorn, on a free loopback port, sharing the
+test database."""
 
 from __future__ import annotations
 
@@ -31,10 +32,17 @@ def test_database_url() -> str:
 
 
 class AsgiServer:
-    READY = {"daphne": "Listening on TCP address", "uvicorn": "Uvicorn running on"}
+    READY = {
+        "daphne": "Listening on TCP address",
+        "runserver": "Listening on TCP address",
+        "uvicorn": "Uvicorn running on",
+    }
 
-    def __init__(self, kind: str = "daphne", env: dict[str, str] | None = None):
+    def __init__(
+        self, kind: str = "daphne", env: dict[str, str] | None = None, args: list[str] | None = None
+    ):
         self.kind = kind
+        self.args = list(args or ())  # appended to the server's command line
         self.port = free_port()
         self.env = {
             **os.environ,
@@ -59,6 +67,9 @@ class AsgiServer:
         app = "csms_site.asgi:application"
         if self.kind == "daphne":
             return [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), app]
+        if self.kind == "runserver":
+            address = f"127.0.0.1:{self.port}"
+            return [sys.executable, "manage.py", "runserver", "--noreload", address, *self.args]
         return [
             sys.executable,
             "-m",
@@ -70,6 +81,7 @@ class AsgiServer:
             str(self.port),
             "--lifespan",
             "off",
+            *self.args,
         ]
 
     def start(self, timeout: float = 60) -> AsgiServer:

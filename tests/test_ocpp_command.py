@@ -1,5 +1,10 @@
-"""`manage.py ocpp_command` and its default payloads: in-process against a test client, and from a
-separate process through Redis to a station on a real daphne server."""
+"""`manage.py ocpp_command` and its default payloads.
+
+In-process against a test client: through the channel layer (`--layer`, the in-memory layer of the
+test's own loop) and through the REST API (the API's views called in the same loop). From separate
+processes: through the REST API of a real daphne server without Redis (the two-terminal walk-through
+of the README), and through Redis; many runs in a row must each end, and the answer a station gives
+just before it closes its socket must still reach the command."""
 
 from __future__ import annotations
 
@@ -10,17 +15,22 @@ import json
 import os
 import signal
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 from django.core.management import CommandError, call_command
 
+from csms_site.channel_layer import ShieldedRedisChannelLayer
 from ocppj import schemas
 from stations import commands
 from stations.command_defaults import NoDefaultPayload, default_payload, request_id
 from stations.commands import CSMS_ACTIONS
+from stations.management.commands.ocpp_command import REPLY_MARGIN_SECONDS
 from stations.models import Command, Station, Transaction
 from tests import servers
 from tests.conftest import require_service
@@ -60,6 +70,7 @@ DEFAULT_ACTIONS = {
 STOP = {"2.0.1": "RequestStopTransaction", "1.6": "RemoteStopTransaction"}
 RESET = {"2.0.1": {"type": "Immediate"}, "1.6": {"type": "Soft"}}
 WAIT = 10  # seconds any expected frame or process exit may take
+RUNS = 15  # processes in the many-runs test
 
 
 def active_transaction(
@@ -124,12 +135,15 @@ def test_request_ids_are_positive_and_differ_on_every_call():
 # --- in-process: the command in a worker thread, the station in the test's event loop -----------
 
 
-def start_command(*args: str) -> tuple[asyncio.Task, io.StringIO, io.StringIO]:
+def start_command(
+    *args: str, way: str = "--layer"
+) -> tuple[asyncio.Task, io.StringIO, io.StringIO]:
     """Run the command in a thread of its own while the test keeps answering frames; its async
     part runs in this test's loop, where the station's socket and the in-memory layer live."""
     out, err = io.StringIO(), io.StringIO()
     run = sync_to_async(call_command, thread_sensitive=False)
-    task = asyncio.create_task(run("ocpp_command", *args, stdout=out, stderr=err))
+    extra = [way] if way else []
+    task = asyncio.create_task(run("ocpp_command", *args, *extra, stdout=out, stderr=err))
     return task, out, err
 
 
@@ -149,9 +163,9 @@ async def test_a_default_command_is_sent_and_its_answer_printed(booted, version)
     await finish(task)
 
     lines = out.getvalue().splitlines()
-    assert lines[0] == f"-> Reset {json.dumps(RESET[version])}"
-    assert lines[1].startswith('<- Reset {"status": "Accepted"} (') and lines[1].endswith(" ms)")
-    assert len(lines) == 2
+    assert lines[0] == f"CP_1 -> Reset {json.dumps(RESET[version])}"
+    assert lines[1].startswith('CP_1 <- Reset {"status": "Accepted"} (')
+    assert lines[1].endswith(" ms)") and len(lines) == 2
     recorded = await cli_commands().aget()
     assert (recorded.station_id, recorded.action, recorded.outcome) == ("CP_1", "Reset", "answered")
     assert recorded.payload == RESET[version] and recorded.response == {"status": "Accepted"}
@@ -164,7 +178,7 @@ async def test_a_given_payload_is_sent_as_is(booted, version):
     assert call[3] == payload
     await booted.send([3, call[1], {"status": "Scheduled" if version == "2.0.1" else "Accepted"}])
     await finish(task)
-    assert out.getvalue().splitlines()[0] == f"-> Reset {json.dumps(payload)}"
+    assert out.getvalue().splitlines()[0] == f"CP_1 -> Reset {json.dumps(payload)}"
 
 
 async def test_a_period_with_a_count_sends_that_many_commands(booted, version):
@@ -176,9 +190,11 @@ async def test_a_period_with_a_count_sends_that_many_commands(booted, version):
     await finish(task)
 
     lines = out.getvalue().splitlines()
-    assert lines[0::2] == ["-> ClearCache {}"] * 3
-    assert all(line.startswith('<- ClearCache {"status": "Accepted"} (') for line in lines[1::2])
-    assert len(lines) == 6
+    assert lines[0:6:2] == ["CP_1 -> ClearCache {}"] * 3
+    assert all(
+        line.startswith('CP_1 <- ClearCache {"status": "Accepted"} (') for line in lines[1:6:2]
+    )
+    assert lines[6:] == ["ClearCache: 3 of 3 accepted (1 station(s), 3 round(s))"]
     assert await cli_commands(outcome="answered").acount() == 3
     assert "currentTime" in await booted.heartbeat()  # no fourth CALL went out
 
@@ -207,7 +223,7 @@ async def test_a_call_error_is_printed_and_fails_the_command(booted):
     assert (
         out.getvalue()
         .splitlines()[1]
-        .startswith("<- ClearCache CALLERROR NotSupported: No cache here (")
+        .startswith("CP_1 <- ClearCache CALLERROR NotSupported: No cache here (")
     )
     assert await cli_commands(outcome="call_error").aexists()
 
@@ -218,7 +234,10 @@ async def test_a_station_that_is_not_connected_fails_the_command(make_station):
     task, out, _ = start_command("CP_OFF", "ClearCache")
     with pytest.raises(CommandError, match="not connected"):
         await finish(task)
-    assert out.getvalue().splitlines() == ["-> ClearCache {}", "<- ClearCache not connected"]
+    assert out.getvalue().splitlines() == [
+        "CP_OFF -> ClearCache {}",
+        "CP_OFF <- ClearCache not connected",
+    ]
     assert await cli_commands(station_id="CP_OFF", outcome="not_connected").aexists()
 
 
@@ -229,8 +248,11 @@ def test_a_plain_sync_caller_runs_the_command_in_a_loop_of_its_own(transactional
     Station.objects.create(id="CP_OFF", protocol="1.6")
     out = io.StringIO()
     with pytest.raises(CommandError, match="not connected"):
-        call_command("ocpp_command", "CP_OFF", "Reset", stdout=out, stderr=io.StringIO())
-    assert out.getvalue().splitlines() == ['-> Reset {"type": "Soft"}', "<- Reset not connected"]
+        call_command("ocpp_command", "CP_OFF", "Reset", "--layer", stdout=out, stderr=io.StringIO())
+    assert out.getvalue().splitlines() == [
+        'CP_OFF -> Reset {"type": "Soft"}',
+        "CP_OFF <- Reset not connected",
+    ]
     assert cli_commands(station_id="CP_OFF").count() == 1
 
 
@@ -262,20 +284,20 @@ def test_a_payload_that_is_not_a_json_object_is_refused(payload):
 
 def test_an_unknown_station_is_refused(transactional_db):
     with pytest.raises(CommandError, match="No such station: NOBODY"):
-        call_command("ocpp_command", "NOBODY", "ClearCache")
+        call_command("ocpp_command", "NOBODY", "ClearCache", "--layer")
 
 
 def test_a_station_that_never_connected_needs_a_payload(transactional_db):
     Station.objects.create(id="CP_NEW")
     with pytest.raises(CommandError, match=r"OCPP version is unknown.*--payload"):
-        call_command("ocpp_command", "CP_NEW", "ClearCache")
+        call_command("ocpp_command", "CP_NEW", "ClearCache", "--layer")
 
 
 def test_a_stop_without_a_transaction_is_refused_unsent(transactional_db):
     Station.objects.create(id="CP_D", protocol="2.0.1")
     out = io.StringIO()
     with pytest.raises(CommandError, match="no active transaction"):
-        call_command("ocpp_command", "CP_D", "RequestStopTransaction", stdout=out)
+        call_command("ocpp_command", "CP_D", "RequestStopTransaction", "--layer", stdout=out)
     assert out.getvalue() == "" and not cli_commands().exists()
 
 
@@ -289,7 +311,7 @@ async def test_a_timeout_on_the_in_memory_layer_hints_at_redis(make_station, mon
     task, out, err = start_command("CP_ELSEWHERE", "ClearCache", "--timeout", "0.1")
     with pytest.raises(CommandError, match="timeout"):
         await finish(task)
-    assert out.getvalue().splitlines()[1].startswith("<- ClearCache timeout")
+    assert out.getvalue().splitlines()[1].startswith("CP_ELSEWHERE <- ClearCache timeout")
     assert "REDIS_URL" in err.getvalue()
 
 
@@ -345,9 +367,10 @@ async def test_ctrl_c_stops_cleanly(transactional_db, in_flight):
         # Connected as far as the database knows, on a worker nobody can reach: the send waits.
         fields.update(connected=True, channel_name="specific.elsewhere!nobody")
     await Station.objects.acreate(id="CP_CTRL_C", **fields)
-    args = ["CP_CTRL_C", "ClearCache"] + ([] if in_flight else ["--period", "0.05"])
+    args = ["CP_CTRL_C", "ClearCache", "--layer"] + ([] if in_flight else ["--period", "0.05"])
     async with reaped(await spawn_command(*args, env=command_env())) as process:
-        await read_line_starting(process, "-> ClearCache" if in_flight else "<- ClearCache")
+        prefix = "CP_CTRL_C -> ClearCache" if in_flight else "CP_CTRL_C <- ClearCache"
+        await read_line_starting(process, prefix)
         process.send_signal(signal.SIGINT)
         async with asyncio.timeout(WAIT):
             _, err = await process.communicate()
@@ -381,9 +404,190 @@ async def test_a_separate_process_reaches_a_station_on_daphne_through_redis(tran
                     out, err = await command.communicate()
         lines = out.decode().splitlines()
         assert command.returncode == 0, err.decode() + server.output()
-        assert lines[0] == "-> ClearCache {}"
-        assert lines[1].startswith('<- ClearCache {"status": "Accepted"} (')
+        assert lines[0] == "CP_X -> ClearCache {}"
+        assert lines[1].startswith('CP_X <- ClearCache {"status": "Accepted"} (')
         recorded = await Command.objects.aget(station_id="CP_X")
         assert (recorded.source, recorded.outcome) == ("cli", "answered")
     finally:
         await asyncio.to_thread(server.stop)
+
+
+# --- races with the socket's end, and the time given -----------------------------------------------
+
+
+@pytest.fixture
+def slow_replies(monkeypatch):
+    """A reply's send takes a round trip, as over Redis (the in-memory layer's is instant)."""
+    layer = get_channel_layer()
+    send = layer.send
+
+    async def slow_send(channel: str, message: dict) -> None:
+        if "outcome" in message:  # a command's reply, not the command itself
+            await asyncio.sleep(0.05)
+        await send(channel, message)
+
+    monkeypatch.setattr(layer, "send", slow_send)
+
+
+async def test_an_answer_given_just_before_the_station_closes_is_reported(
+    make_station, slow_replies
+):
+    """A Reset is answered and the station closes its socket at once to reboot. The reply was
+    still on its way to the command when the socket's end cancelled it: the command waited out
+    its whole timeout and said "No reply from the station's worker" for an answered Reset."""
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    task, out, _ = start_command("CP_1", "Reset", "--timeout", "3")
+    call = await client.receive()
+    await client.send([3, call[1], {"status": "Accepted"}])
+    await client.close()
+    started = time.monotonic()
+    await finish(task)
+    assert time.monotonic() - started < 1
+    assert out.getvalue().splitlines()[1].startswith('CP_1 <- Reset {"status": "Accepted"} (')
+    assert (await cli_commands().aget()).outcome == "answered"
+
+
+async def test_commands_queued_behind_one_in_flight_end_when_the_socket_does(
+    make_station, slow_replies
+):
+    """One CALL at a time per station: the second command waits for the first. When the station
+    goes away, each says so at once, not after its timeout as if nobody had answered."""
+    await make_station("CP_1")
+    client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    await client.boot()
+    first, out1, _ = start_command("CP_1", "ClearCache", "--timeout", "5")
+    await client.receive()  # the first CALL is out; the second queues behind it
+    second, out2, _ = start_command("CP_1", "ClearCache", "--timeout", "5")
+    await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await client.close()
+    for task in (first, second):
+        with pytest.raises(CommandError, match="not connected"):
+            await finish(task)
+    assert time.monotonic() - started < 2
+    for out in (out1, out2):
+        assert out.getvalue().splitlines()[-1] == "CP_1 <- ClearCache not connected"
+
+
+async def test_the_timeout_bounds_the_wait_for_a_worker_that_never_replies(make_station):
+    """The station's socket is on a worker that is gone: the wait is --timeout plus a second for
+    the hop, not the API's five."""
+    await make_station("CP_ELSEWHERE")
+    await Station.objects.filter(pk="CP_ELSEWHERE").aupdate(
+        protocol="2.0.1", connected=True, channel_name="specific.elsewhere!nobody"
+    )
+    started = time.monotonic()
+    task, out, _ = start_command("CP_ELSEWHERE", "ClearCache", "--timeout", "0.3")
+    with pytest.raises(CommandError, match="timeout"):
+        await finish(task)
+    assert time.monotonic() - started < 0.3 + REPLY_MARGIN_SECONDS + 1
+    assert out.getvalue().splitlines()[1].startswith("CP_ELSEWHERE <- ClearCache timeout")
+
+
+# --- the process ends: its channel layer is closed, whatever redis-py makes of a cancellation ------
+
+
+async def _swallows_one_cancellation(self, channel: str):
+    """A pump's pop that loses its cancellation, as redis-py's `asyncio.wait_for` does on Python
+    3.11 when the cancellation arrives just as a send completes; then it is back in BZPOPMIN."""
+    try:  # noqa: SIM105 (a try that swallows the cancellation is the point)
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        pass
+    await asyncio.sleep(3600)
+
+
+async def test_closing_the_redis_layer_ends_a_pump_that_lost_its_cancellation(monkeypatch):
+    monkeypatch.setattr(ShieldedRedisChannelLayer, "receive_single", _swallows_one_cancellation)
+    layer = ShieldedRedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:6379/14"}])
+    layer._ensure_pump("specific.test!")
+    await asyncio.sleep(0.01)  # the pump is in its pop
+    async with asyncio.timeout(WAIT):
+        await layer.close_pools()
+    assert not layer._pumps
+
+
+def test_the_command_ends_even_when_its_pump_loses_a_cancellation(
+    transactional_db, settings, monkeypatch
+):
+    """What hung 4 runs in 33 after the answer was printed: `asyncio.run` cancels each task left
+    once, and waited for ever for the pump that lost that cancellation. The command now closes
+    the layer itself, cancelling until the pump is gone."""
+    require_service("Redis", "127.0.0.1", 6379)
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "csms_site.channel_layer.ShieldedRedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": "redis://127.0.0.1:6379/14"}],
+                "prefix": f"csms-test-command-{os.getpid()}",
+            },
+        }
+    }
+    monkeypatch.setattr(ShieldedRedisChannelLayer, "receive_single", _swallows_one_cancellation)
+    Station.objects.create(
+        id="CP_GONE", protocol="2.0.1", connected=True, channel_name="specific.gone!nobody"
+    )
+    out, failures = io.StringIO(), []
+
+    def run() -> None:  # a thread with no event loop, as `manage.py`: a loop of the command's own
+        try:
+            call_command("ocpp_command", "CP_GONE", "ClearCache", "--timeout", "0.2", stdout=out)
+        except CommandError as error:
+            failures.append(str(error))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WAIT)
+    assert not thread.is_alive(), "the command hung after: " + out.getvalue()
+    assert failures == ["ClearCache to CP_GONE was not answered (timeout)"]
+
+
+@pytest.mark.live
+async def test_many_runs_in_a_row_each_answer_and_end(transactional_db):
+    """The command as a process, against daphne through Redis, many times and a few at once
+    (load makes the shutdown races likelier); every run must print the answer and exit 0 in
+    time."""
+    require_service("Redis", "127.0.0.1", 6379)
+    server = AsgiServer("daphne", {"REDIS_URL": "redis://127.0.0.1:6379/13"})
+    await asyncio.to_thread(server.start)
+    try:
+        await Station.objects.acreate(id="CP_RUNS")
+        async with websockets.connect(
+            f"{server.url}/ocpp/CP_RUNS", subprotocols=["ocpp2.0.1"], open_timeout=WAIT
+        ) as ws:
+            boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
+            await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
+            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))[2]["status"] == "Accepted"
+
+            async def answer_every_call() -> None:
+                async for text in ws:
+                    frame = json.loads(text)
+                    if frame[0] == 2:
+                        await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
+
+            answering = asyncio.create_task(answer_every_call())
+            at_once = asyncio.Semaphore(3)
+
+            async def one_run() -> tuple[int | None, str]:
+                async with at_once:
+                    process = await spawn_command(
+                        "CP_RUNS", "ClearCache", "--timeout", "10", env=server.env
+                    )
+                    async with reaped(process):
+                        try:
+                            async with asyncio.timeout(WAIT * 3):
+                                out, err = await process.communicate()
+                        except TimeoutError:
+                            return None, "hung"
+                    return process.returncode, out.decode() + err.decode()
+
+            runs = await asyncio.gather(*(one_run() for _ in range(RUNS)))
+            answering.cancel()
+    finally:
+        await asyncio.to_thread(server.stop)
+    hung = [output for code, output in runs if code is None]
+    failed = [output for code, output in runs if code not in (0, None)]
+    assert not hung and not failed, (hung, failed)
+    assert all('CP_RUNS <- ClearCache {"status": "Accepted"}' in output for _, output in runs)

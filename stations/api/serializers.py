@@ -45,6 +45,14 @@ class ErrorSerializer(serializers.Serializer):
 # --- Stations -----------------------------------------------------------------------------------
 
 
+class ConnectedStationIdsSerializer(serializers.Serializer):
+    """GET /api/cp_ids/, declared so the schema documents it."""
+
+    cp_ids = serializers.ListField(
+        child=serializers.CharField(), help_text="Identities of the connected stations, sorted."
+    )
+
+
 class ConnectorStatusSerializer(serializers.ModelSerializer):
     class Meta:
         model = Connector

@@ -1,22 +1,19 @@
 from django.urls import path
-from rest_framework.routers import DefaultRouter
+from rest_framework.routers import SimpleRouter
 
 from stations.api import commands, views
 
-
-class Router(DefaultRouter):
-    # Station identities may contain '.', so `stations/CP.json` would be ambiguous between a
-    # station and a format suffix; `?format=json` still picks a renderer.
-    include_format_suffixes = False
-
-
-router = Router()
+# A SimpleRouter: no root view of its own. The API root (`csms_site.api_urls`) lists every app's
+# endpoints. No format suffixes either: station identities may contain '.', so `stations/CP.json`
+# would be ambiguous between a station and a suffix; `?format=json` still picks a renderer.
+router = SimpleRouter()
 router.register("stations", views.StationViewSet, basename="station")
 router.register("transactions", views.TransactionViewSet, basename="transaction")
 router.register("id-tokens", views.IdTokenViewSet, basename="id-token")
 router.register("commands", views.CommandViewSet, basename="command")
 
 urlpatterns = [
+    path("cp_ids/", views.ConnectedStationIdsView.as_view(), name="cp-ids"),
     path(
         "stations/<str:station_id>/commands/<str:action>/",
         commands.StationCommandView.as_view(),

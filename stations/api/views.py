@@ -23,6 +23,7 @@ from rest_framework import filters, generics, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
 from csms_site.api import ApiError, IsStaff, StaffOrReadOnly
 from stations.api.filters import (
@@ -35,6 +36,7 @@ from stations.api.filters import (
 )
 from stations.api.serializers import (
     CommandSerializer,
+    ConnectedStationIdsSerializer,
     ErrorSerializer,
     IdTokenSerializer,
     MessageLogSerializer,
@@ -217,3 +219,22 @@ class CommandViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CommandSerializer
     queryset = Command.objects.select_related("requested_by")
     filterset_class = CommandFilter
+
+
+def connected_station_ids() -> list[str]:
+    """The identities of the stations connected now (`connected` in the station list), sorted."""
+    rows = Station.objects.filter(connected=True).order_by("id")
+    return list(rows.values_list("id", flat=True))
+
+
+class ConnectedStationIdsView(APIView):
+    """Seed 001's list of connected charge points (its `GET /list`), in its shape: the ids only,
+    unpaginated. A station appears when it connects and goes when it disconnects."""
+
+    @extend_schema(
+        operation_id="cp_ids",
+        summary="The identities of the connected stations",
+        responses={200: ConnectedStationIdsSerializer},
+    )
+    def get(self, request: Request) -> Response:
+        return Response({"cp_ids": connected_station_ids()})

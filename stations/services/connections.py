@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -12,7 +13,7 @@ from django.db.models import F
 from stations.clock import utcnow
 from stations.events import publish
 from stations.models import RegistrationStatus, Station, StationEvent
-from stations.passwords import check_station_password
+from stations.passwords import Malformed, check_station_password
 from stations.sql import SelectOne, update_fields
 
 _station_locked = SelectOne(Station, ["id"], for_update=True)
@@ -20,9 +21,15 @@ _station_locked = SelectOne(Station, ["id"], for_update=True)
 logger = logging.getLogger("csms.security")
 
 
+Credentials = tuple[str, bytes] | Malformed | None
+
+
 @dataclass(frozen=True)
 class Admission:
-    """The outcome of a handshake. `status` is the HTTP status to refuse with when not admitted."""
+    """The outcome of a handshake. `status` is the HTTP status to refuse with when not admitted.
+
+    `keys` are the station's key hashes as this check read them (None: no such station), for the
+    login throttle to check later attempts in memory (stations/throttle.py)."""
 
     admitted: bool
     status: int = 101
@@ -30,26 +37,32 @@ class Admission:
     session: int = 0
     accepted: bool = False
     registration_status: str = ""
+    keys: tuple[str, ...] | None = field(default=None, repr=False)
 
 
 def station_admit(
     identity: str,
-    credentials: tuple[str, bytes] | None,
+    credentials: Credentials,
     *,
     address: str,
     protocol: str,
     channel_name: str,
+    record: bool = True,
 ) -> Admission:
     """Authenticate a handshake and, if it holds, make this socket the station's live connection.
 
     The session counter only grows: the socket that claimed the highest number is the live one,
     which settles two sockets authenticating at once on different workers.
+
+    A refusal is recorded (`failed_logins`, a StationEvent) unless `record` is off: the login
+    throttle then counts it in memory and records refusals in aggregate (`record_throttled`).
     """
     with transaction.atomic():
         station = _station_locked.get(identity)
         if station is None:
             if not settings.OCPP_AUTO_REGISTER:
-                _record_refusal(identity, address, "UnknownStation", "Unknown station identity")
+                if record:
+                    _record_refusal(identity, address, "UnknownStation", "Unknown station identity")
                 return Admission(False, 404, "Unknown station")
             station = Station.objects.create(
                 id=identity, registration_status=settings.OCPP_AUTO_REGISTER_STATUS
@@ -61,15 +74,17 @@ def station_admit(
                 message=f"Registered on first connection from {address}",
             )
 
-        problem = _credential_problem(station, identity, credentials)
+        keys = station_keys(station)
+        problem = credential_problem(keys, identity, credentials)
         if problem:
-            Station.objects.filter(pk=identity).update(
-                failed_logins=F("failed_logins") + 1,
-                last_failed_login_at=utcnow(),
-                last_failed_login_address=address,
-            )
-            _record_refusal(identity, address, "InvalidCredentials", problem)
-            return Admission(False, 401, "Invalid credentials")
+            if record:
+                Station.objects.filter(pk=identity).update(
+                    failed_logins=F("failed_logins") + 1,
+                    last_failed_login_at=utcnow(),
+                    last_failed_login_address=address,
+                )
+                _record_refusal(identity, address, "InvalidCredentials", problem)
+            return Admission(False, 401, "Invalid credentials", keys=keys)
 
         replaced = station.connected
         station.session += 1
@@ -106,13 +121,22 @@ def station_admit(
         session=station.session,
         accepted=station.is_accepted,
         registration_status=station.registration_status,
+        keys=keys,
     )
 
 
-def _credential_problem(
-    station: Station, identity: str, credentials: tuple[str, bytes] | None
-) -> str:
-    if not station.password_hash:
+def station_keys(station: Station) -> tuple[str, ...]:
+    """The hashes of the keys a station may authenticate with; none: no password. One today; a
+    tuple so that a key rotation may keep the old key valid beside the new one for a while."""
+    return (station.password_hash,) if station.password_hash else ()
+
+
+def credential_problem(keys: tuple[str, ...], identity: str, credentials: Credentials) -> str:
+    """Why these credentials do not open the station with these key hashes ("" if they do). No
+    database work: the login throttle calls it in memory on cached keys too."""
+    if isinstance(credentials, Malformed):
+        return f"Malformed Authorization header ({credentials.reason})"
+    if not keys:
         if settings.OCPP_REQUIRE_PASSWORD:
             return "Station has no password and OCPP_REQUIRE_PASSWORD is on"
         return ""
@@ -121,7 +145,8 @@ def _credential_problem(
     username, password = credentials
     if username != identity:
         return "Basic username differs from the station identity"
-    if not check_station_password(password, station.password_hash):
+    # Every key is checked, so the time taken does not tell which one came close.
+    if not sum(check_station_password(password, key) for key in keys):
         return "Wrong password"
     return ""
 
@@ -135,6 +160,84 @@ def _record_refusal(identity: str, address: str, kind: str, message: str) -> Non
         message=message,
         data={"address": address},
     )
+
+
+def record_throttled(refused: list[dict], probes: list[dict]) -> int:
+    """Record, in one transaction, the handshakes the login throttle refused in memory since the
+    last call (stations/throttle.py): per station, `failed_logins` raised by their count and one
+    `LoginsThrottled` event; per address that probed for unknown identities, one
+    `UnknownStationsThrottled` event (no station of its own: `station_id` is empty). Returns how
+    many handshakes that was."""
+    events = []
+    total = 0
+    with transaction.atomic():
+        for tally in refused:
+            identity, count = tally["identity"], tally["count"]
+            total += count
+            Station.objects.filter(pk=identity).update(
+                failed_logins=F("failed_logins") + count,
+                last_failed_login_at=tally["last"],
+                last_failed_login_address=tally["last_address"],
+            )
+            events.append(
+                StationEvent(
+                    station_id=identity,
+                    kind=StationEvent.Kind.SECURITY,
+                    type="LoginsThrottled",
+                    message=(
+                        f"{count} handshake(s) with credentials that do not open the station "
+                        "refused in memory: over the failed-login limit"
+                    ),
+                    data=_tally_data(tally, "addresses"),
+                )
+            )
+        for tally in probes:
+            total += tally["count"]
+            events.append(
+                StationEvent(
+                    station_id="",
+                    kind=StationEvent.Kind.SECURITY,
+                    type="UnknownStationsThrottled",
+                    message=(
+                        f"{tally['count']} handshake(s) from {tally['address']} for unknown "
+                        "identities refused in memory: over the failed-login limit"
+                    ),
+                    data={"address": tally["address"], **_tally_data(tally, "identities")},
+                )
+            )
+        StationEvent.objects.bulk_create(events)
+    for tally in refused:
+        logger.warning(
+            "%s: %d handshake(s) refused while throttled (from %s)",
+            tally["identity"],
+            tally["count"],
+            ", ".join(tally["addresses"]) or "?",
+        )
+    for tally in probes:
+        logger.warning(
+            "%s: %d handshake(s) for unknown identities refused while throttled",
+            tally["address"] or "?",
+            tally["count"],
+        )
+    return total
+
+
+def _tally_data(tally: dict, sample: str) -> dict:
+    return {
+        "count": tally["count"],
+        sample: tally[sample],
+        "first": tally["first"].isoformat(),
+        "last": tally["last"].isoformat(),
+    }
+
+
+def station_identities(since: datetime | None = None) -> list[str]:
+    """Every station identity (created at or after `since`, if given): the login throttle's index of
+    the identities that exist."""
+    rows = Station.objects.all()
+    if since is not None:
+        rows = rows.filter(created_at__gte=since)
+    return list(rows.order_by().values_list("id", flat=True))
 
 
 def station_release(identity: str, session: int) -> bool:
