@@ -33,9 +33,9 @@ no reason to lock anyone out: the throttle refuses wrong attempts cheaply, never
   per interval, not one per attempt; a crash loses at most one interval of the tally.
 
 All of this lives in each worker process: with W workers an attacker gets W x the limit of checks
-that reach the database. A key changed in this process (admin, REST API, `register_station` in a
-server process) drops the cached entry at once (`post_save`); a key changed elsewhere, or by a
-queryset `update()`, is seen when the entry expires, so for at most OCPP_LOGIN_KEY_CACHE_SECONDS a
+that reach the database. A key changed in this process (the admin, the REST API) drops the cached
+entry at once (`post_save`); a key changed elsewhere (`manage.py register_station`, another worker)
+or by a queryset `update()` is seen when the entry expires, so for at most OCPP_LOGIN_KEY_CACHE_SECONDS a
 throttled station's *new* key may be refused (it retries). A station registered by another process
 while its own address is throttled may be refused as unknown for up to OCPP_LOGIN_INDEX_SECONDS.
 """

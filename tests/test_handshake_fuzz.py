@@ -75,6 +75,12 @@ def stations(transactional_db):
             Station(id="CP_BEAT", boot_status="Accepted"),
         ]
     )
+    yield
+    # The test ends once the server has released the rows of the sockets it admitted: the flush
+    # after it would otherwise race that write (on PostgreSQL, a deadlock in the server's log).
+    deadline = time.monotonic() + 10
+    while Station.objects.filter(connected=True).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling another process's write
 
 
 # --- 1. handshakes ----------------------------------------------------------------------------------
