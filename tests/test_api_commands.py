@@ -1,4 +1,5 @@
-"""POST /api/stations/<id>/commands/<Action>/ in every outcome, with a station that answers."""
+"""POST /api/stations/<id>/commands/<Action>/ in every outcome, with a station that answers; its
+`?timeout=`; GET on the same URL for the default payload."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from tests.ocpp_client import OcppTestClient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RESET = {"1.6": {"type": "Hard"}, "2.0.1": {"type": "Immediate"}}
+RESET_DEFAULT = {"1.6": {"type": "Soft"}, "2.0.1": {"type": "Immediate"}}
 
 
 @pytest.fixture
@@ -130,3 +132,70 @@ async def test_a_reservation_refused_with_a_call_error_is_502(make_station, tran
     response = await request
     assert response.status_code == 502 and response.json()["reservation"]["status"] == "rejected"
     await client.close()
+
+
+# --- ?timeout= and the default payload (GET) -------------------------------------------------------
+
+
+async def test_a_timeout_in_the_query_is_the_stations_time_to_answer(booted, operator):
+    """Without it the station would have OCPP_CALL_TIMEOUT (30 s) here."""
+    async with asyncio.timeout(5):
+        response = await operator.post(
+            "/api/stations/CP_1/commands/ClearCache/?timeout=0.3",
+            {},
+            content_type="application/json",
+        )
+    assert response.status_code == 504
+    assert (await Command.objects.aget()).outcome == "timeout"
+    await booted.receive()  # the CALL went out
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "301"])
+async def test_an_invalid_timeout_is_400_and_nothing_is_sent(booted, operator, value):
+    response = await operator.post(
+        f"/api/stations/CP_1/commands/ClearCache/?timeout={value}",
+        {},
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "timeout" in response.json()["message"]
+    assert "currentTime" in await booted.heartbeat()
+
+
+async def test_get_answers_the_default_payload_without_sending_it(booted, operator, version):
+    response = await operator.get("/api/stations/CP_1/commands/Reset/")
+    assert response.status_code == 200
+    assert response.json() == {
+        "station": "CP_1",
+        "protocol": version,
+        "action": "Reset",
+        "payload": RESET_DEFAULT[version],
+    }
+    assert "currentTime" in await booted.heartbeat()  # nothing was sent
+    assert not await Command.objects.aexists()
+
+
+async def test_get_of_an_action_without_a_default_is_400(booted, operator, version):
+    stop = "RequestStopTransaction" if version == "2.0.1" else "RemoteStopTransaction"
+    response = await operator.get(f"/api/stations/CP_1/commands/{stop}/")
+    body = response.json()
+    assert response.status_code == 400
+    assert "no active transaction" in body["message"] and "in the request body" in body["message"]
+
+
+async def test_get_of_an_unknown_station_or_action_is_404(booted, operator, version):
+    other = "GetVariables" if version == "1.6" else "GetConfiguration"
+    response = await operator.get(f"/api/stations/CP_1/commands/{other}/")
+    assert response.status_code == 404 and "Reset" in response.json()["valid_actions"]
+    response = await operator.get("/api/stations/NOBODY/commands/Reset/")
+    assert response.status_code == 404
+
+
+async def test_a_station_that_never_connected_has_no_default(make_station, operator):
+    await make_station("CP_NEW")
+    response = await operator.get("/api/stations/CP_NEW/commands/Reset/")
+    assert response.status_code == 400 and "never connected" in response.json()["message"]
+
+
+async def test_drivers_cannot_read_defaults_either(booted, transactional_db):
+    driver = await make_user("driver")
+    assert (await driver.get("/api/stations/CP_1/commands/Reset/")).status_code == 403

@@ -23,6 +23,8 @@ from stations.models import (
     Transaction,
 )
 from stations.passwords import check_station_password, make_station_password
+from tests.api_clients import make_user
+from tests.ocpp_client import OcppTestClient
 
 PASSWORD = "correct-horse-battery"
 NEW_PASSWORD = "another-long-secret-key"
@@ -167,6 +169,8 @@ MATRIX = [
     ("get", "/api/stations/CP_1/messages/", None, 401, 403, 403, 200),
     ("get", "/api/commands/", None, 401, 403, 403, 200),
     ("get", "/api/commands/{command}/", None, 401, 403, 403, 200),
+    ("get", "/api/cp_ids/", None, 401, 200, 200, 200),
+    ("get", "/api/", None, 401, 200, 200, 200),
 ]
 
 PERMISSION_CASES = [
@@ -717,6 +721,10 @@ def test_the_openapi_schema_is_generated(api, data):
         "/api/id-tokens/",
         "/api/stations/{station_id}/messages/",
         "/api/commands/",
+        "/api/cp_ids/",
+        "/api/reservations/",
+        "/api/stations/{station_id}/reserve/",
+        "/api/stations/{station_id}/commands/{action}/",
     ]:
         assert path in body
     assert "password_hash" not in body
@@ -754,3 +762,66 @@ def test_the_browsable_api_renders_for_a_signed_in_operator(users, data):
 @pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/"])
 def test_the_api_schema_and_docs_need_a_signed_in_user(db, url):
     assert APIClient().get(url).status_code == 401
+
+
+# --- Seed 001's list of connected stations, and the API root --------------------------------------
+
+
+def test_cp_ids_lists_the_connected_stations_in_the_seeds_shape(api, data):
+    response = api("driver").get("/api/cp_ids/")
+
+    assert response.status_code == 200
+    assert response.json() == {"cp_ids": ["CP_1", "CP_3"]}  # CP.2-b and CP_EMPTY are offline
+
+
+def test_cp_ids_is_empty_when_nothing_is_connected(api, users):
+    assert api("staff").get("/api/cp_ids/").json() == {"cp_ids": []}
+
+
+async def test_cp_ids_follows_stations_connecting_and_going(transactional_db):
+    """As the seed's list: a station that connects is in it, one that goes is not."""
+    reader = await make_user("reader")
+    for identity in ("CP_1", "SupperCharger42"):
+        await Station.objects.acreate(id=identity)
+    first, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    assert (await reader.get("/api/cp_ids/")).json() == {"cp_ids": ["CP_1"]}
+    second, _, _ = await OcppTestClient.open("SupperCharger42", "2.0.1")
+    assert (await reader.get("/api/cp_ids/")).json() == {"cp_ids": ["CP_1", "SupperCharger42"]}
+    await first.close()
+    assert (await reader.get("/api/cp_ids/")).json() == {"cp_ids": ["SupperCharger42"]}
+    await second.close()
+
+
+def test_the_api_root_lists_every_endpoint(api, data):
+    response = api("staff").get("/api/")
+
+    assert response.status_code == 200
+    root = {name: url.removeprefix("http://testserver") for name, url in response.json().items()}
+    assert root == {
+        "stations": "/api/stations/",
+        "station": "/api/stations/{id}/",
+        "station-messages": "/api/stations/{id}/messages/",
+        "station-reserve": "/api/stations/{id}/reserve/",
+        "station-command": "/api/stations/{id}/commands/{Action}/",
+        "cp_ids": "/api/cp_ids/",
+        "transactions": "/api/transactions/",
+        "id-tokens": "/api/id-tokens/",
+        "commands": "/api/commands/",
+        "reservations": "/api/reservations/",
+        "reservation-cancel": "/api/reservations/{id}/cancel/",
+        "schema": "/api/schema/",
+        "docs": "/api/docs/",
+    }
+    for name, url in root.items():  # every list answers (the per-object ones need an id)
+        if "{" not in url:
+            assert api("staff").get(url).status_code == 200, name
+
+
+def test_the_api_root_is_browsable(users, data):
+    client = APIClient()
+    client.force_login(users["staff"])
+
+    response = client.get("/api/", HTTP_ACCEPT="text/html")
+
+    assert response.status_code == 200
+    assert b"/api/reservations/" in response.content and b"/api/cp_ids/" in response.content

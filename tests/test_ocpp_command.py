@@ -17,22 +17,31 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
 
 from csms_site.channel_layer import ShieldedRedisChannelLayer
 from ocppj import schemas
 from stations import commands
 from stations.command_defaults import NoDefaultPayload, default_payload, request_id
 from stations.commands import CSMS_ACTIONS
-from stations.management.commands.ocpp_command import REPLY_MARGIN_SECONDS
+from stations.management.commands.ocpp_command import (
+    REPLY_MARGIN_SECONDS,
+    SERVICE_USER,
+    ApiTransport,
+    refusal,
+)
 from stations.models import Command, Station, Transaction
 from tests import servers
+from tests.api_clients import TokenClient
 from tests.conftest import require_service
 from tests.ocpp_client import OcppTestClient
 from tests.servers import ROOT, AsgiServer
@@ -591,3 +600,253 @@ async def test_many_runs_in_a_row_each_answer_and_end(transactional_db):
     failed = [output for code, output in runs if code not in (0, None)]
     assert not hung and not failed, (hung, failed)
     assert all('CP_RUNS <- ClearCache {"status": "Accepted"}' in output for _, output in runs)
+
+
+# --- several stations, every connected one -------------------------------------------------------
+
+
+async def open_station(identity: str, version: str) -> OcppTestClient:
+    await Station.objects.acreate(id=identity)
+    client, _, _ = await OcppTestClient.open(identity, version)
+    await client.boot()
+    return client
+
+
+async def test_all_sends_to_every_connected_station_with_its_own_default(transactional_db):
+    cp1, cp16 = await open_station("CP_1", "2.0.1"), await open_station("CP_16", "1.6")
+    await Station.objects.acreate(id="CP_OFF", protocol="2.0.1")  # not connected: left out
+    task, out, _ = start_command("--all", "Reset")
+    calls = {"CP_1": await cp1.receive(), "CP_16": await cp16.receive()}
+    assert calls["CP_1"][2:] == ["Reset", RESET["2.0.1"]]
+    assert calls["CP_16"][2:] == ["Reset", RESET["1.6"]]
+    await cp1.send([3, calls["CP_1"][1], {"status": "Accepted"}])
+    await cp16.send([3, calls["CP_16"][1], {"status": "Rejected"}])
+    with pytest.raises(
+        CommandError, match=r"1 of 2 Reset sends were not accepted.*CP_16.*Rejected"
+    ):
+        await finish(task)
+    lines = out.getvalue().splitlines()
+    assert sorted(line.split(" <- ")[0] for line in lines if " <- " in line) == ["CP_1", "CP_16"]
+    assert lines[-1] == "Reset: 1 of 2 accepted (2 station(s), 1 round(s))"
+    for client in (cp1, cp16):
+        await client.close()
+
+
+async def test_all_with_a_period_looks_the_stations_up_again_each_round(transactional_db):
+    cp1 = await open_station("CP_1", "2.0.1")
+    task, out, _ = start_command("--all", "ClearCache", "--period", "0.3", "--count", "2")
+    call = await cp1.receive()
+    cp2 = await open_station("CP_2", "2.0.1")  # connects between the rounds
+    await cp1.send([3, call[1], {"status": "Accepted"}])
+    for client in (cp1, cp2):
+        call = await client.receive()
+        await client.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+    assert (
+        out.getvalue().splitlines()[-1] == "ClearCache: 3 of 3 accepted (2 station(s), 2 round(s))"
+    )
+    for client in (cp1, cp2):
+        await client.close()
+
+
+async def test_named_stations_are_all_checked_before_anything_is_sent(booted):
+    task, out, _ = start_command("CP_1", "NOPE", "ClearCache")
+    with pytest.raises(CommandError, match="No such station: NOPE"):
+        await finish(task)
+    assert out.getvalue() == ""
+    assert "currentTime" in await booted.heartbeat()  # CP_1 got nothing either
+
+
+async def test_several_named_stations_each_get_the_command(transactional_db):
+    cp1, cp2 = await open_station("CP_1", "2.0.1"), await open_station("CP_2", "2.0.1")
+    task, out, _ = start_command("CP_1", "CP_2", "ClearCache")
+    for client in (cp1, cp2):
+        call = await client.receive()
+        await client.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+    assert (
+        out.getvalue().splitlines()[-1] == "ClearCache: 2 of 2 accepted (2 station(s), 1 round(s))"
+    )
+    for client in (cp1, cp2):
+        await client.close()
+
+
+async def test_an_answer_that_declines_fails_the_command(booted):
+    task, out, _ = start_command("CP_1", "ClearCache")
+    call = await booted.receive()
+    await booted.send([3, call[1], {"status": "Rejected"}])
+    with pytest.raises(CommandError, match="ClearCache to CP_1 was answered Rejected"):
+        await finish(task)
+    assert out.getvalue().splitlines()[1].startswith('CP_1 <- ClearCache {"status": "Rejected"}')
+
+
+async def test_all_with_no_station_connected_fails(transactional_db):
+    task, _, err = start_command("--all", "ClearCache")
+    with pytest.raises(CommandError, match="none is connected"):
+        await finish(task)
+    assert "no station is connected" in err.getvalue()
+
+
+@pytest.mark.parametrize("targets", [["--all", "CP_1", "Reset"], ["Reset"]])
+def test_stations_are_named_or_all_not_both_nor_neither(targets):
+    with pytest.raises(CommandError, match="--all"):
+        call_command("ocpp_command", *targets)
+
+
+@pytest.mark.parametrize(
+    ("answer", "declined"),
+    [
+        ({"status": "Accepted"}, None),
+        ({"status": "Scheduled"}, None),
+        ({"status": "Unlocked"}, None),
+        ({"status": "RebootRequired"}, None),
+        ({"status": "Rejected"}, "Rejected"),
+        ({"status": "UnlockFailed"}, "UnlockFailed"),
+        ({"status": "EmptyResultSet"}, "EmptyResultSet"),
+        ({"configurationKey": [], "unknownKey": []}, None),
+        ({"setVariableResult": [{"attributeStatus": "Accepted"}]}, None),
+        ({"setVariableResult": [{"attributeStatus": "UnknownVariable"}]}, "UnknownVariable"),
+        ({"listVersion": 3}, None),
+    ],
+)
+def test_which_answers_accept(answer, declined):
+    assert refusal(answer) == declined
+
+
+# --- through the REST API ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api_in_process(monkeypatch):
+    """The command's HTTP exchanges go to the API's views in this test's loop, where the stations'
+    sockets live (the views reach them over the in-memory layer). Returns what was asked."""
+    asked: list[tuple[str, str, str]] = []
+
+    async def fetch(self, method, url, body, timeout):
+        parts = urllib.parse.urlsplit(url)
+        asked.append((method, parts.path + ("?" + parts.query if parts.query else ""), self.token))
+        client = TokenClient(self.token)
+        response = await client.generic(
+            method,
+            asked[-1][1],
+            json.dumps(body) if body is not None else "",
+            content_type="application/json",
+        )
+        return response.status_code, response.content
+
+    monkeypatch.setattr(ApiTransport, "fetch", fetch)
+    return asked
+
+
+async def test_without_redis_the_command_uses_the_api_with_a_service_users_token(
+    booted, version, api_in_process
+):
+    """What the two-terminal walk-through needs: no REDIS_URL, no option; the API of `make run`
+    with the token of a staff service user taken from the shared database."""
+    task, out, _ = start_command("CP_1", "Reset", way="")
+    call = await booted.receive()
+    assert call[2:] == ["Reset", RESET[version]]
+    await booted.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+    assert out.getvalue().splitlines()[1].startswith('CP_1 <- Reset {"status": "Accepted"} (')
+    user = await get_user_model().objects.aget(username=SERVICE_USER)
+    assert user.is_staff and not user.has_usable_password()
+    token = await Token.objects.aget(user=user)
+    assert {key for _, _, key in api_in_process} == {token.key}
+    assert [(method, path) for method, path, _ in api_in_process] == [
+        ("GET", "/api/stations/CP_1/"),
+        ("GET", "/api/stations/CP_1/commands/Reset/"),  # the default payload
+        ("POST", "/api/stations/CP_1/commands/Reset/"),
+    ]
+    recorded = await Command.objects.select_related("requested_by").aget()
+    assert (recorded.outcome, recorded.requested_by.username) == ("answered", SERVICE_USER)
+
+
+async def test_over_the_api_all_lists_the_connected_stations(transactional_db, api_in_process):
+    cp1, cp2 = await open_station("CP_1", "2.0.1"), await open_station("CP_2", "1.6")
+    task, out, _ = start_command("--all", "ClearCache", "--timeout", "5", way="--api")
+    for client in (cp1, cp2):
+        call = await client.receive()
+        await client.send([3, call[1], {"status": "Accepted"}])
+    await finish(task)
+    assert (
+        out.getvalue().splitlines()[-1] == "ClearCache: 2 of 2 accepted (2 station(s), 1 round(s))"
+    )
+    assert ("GET", "/api/cp_ids/") in [(m, p) for m, p, _ in api_in_process]
+    posts = [path for method, path, _ in api_in_process if method == "POST"]
+    assert all(path.endswith("/commands/ClearCache/?timeout=5.0") for path in posts)
+    for client in (cp1, cp2):
+        await client.close()
+
+
+async def test_over_the_api_a_timeout_is_the_stations_time(booted, api_in_process):
+    started = time.monotonic()
+    task, out, _ = start_command("CP_1", "ClearCache", "--timeout", "0.3", way="--api")
+    await booted.receive()  # and never answered
+    with pytest.raises(CommandError, match=r"not answered \(timeout\)"):
+        await finish(task)
+    assert time.monotonic() - started < 0.3 + REPLY_MARGIN_SECONDS + 1.5
+    assert out.getvalue().splitlines()[1].startswith("CP_1 <- ClearCache timeout: CP_1 did not")
+
+
+async def test_over_the_api_errors_read_as_in_the_shell(booted, version, api_in_process):
+    task, _, _ = start_command("CP_1", STOP[version], way="--api")
+    with pytest.raises(CommandError, match=r"no active transaction.*with --payload"):
+        await finish(task)
+    task, _, _ = start_command("CP_1", "ClearCache", "--payload", '{"x": 1}', way="--api")
+    with pytest.raises(CommandError, match="Invalid ClearCache payload"):
+        await finish(task)
+    assert "currentTime" in await booted.heartbeat()  # nothing was sent
+
+
+async def test_over_the_api_a_refused_token_says_so(booted, api_in_process):
+    task, _, _ = start_command("CP_1", "ClearCache", "--token", "wrong", way="--api")
+    with pytest.raises(CommandError, match=r"refused the token \(HTTP 401\)"):
+        await finish(task)
+
+
+def test_a_driver_cannot_lend_the_command_a_token(transactional_db):
+    get_user_model().objects.create_user("driver", password="pw")
+    with pytest.raises(CommandError, match="not an active staff user"):
+        call_command("ocpp_command", "CP_1", "ClearCache", "--api", "--user", "driver")
+
+
+def test_an_api_nobody_serves_is_named_with_what_to_do(transactional_db):
+    url = f"http://127.0.0.1:{servers.free_port()}"
+    with pytest.raises(CommandError, match=rf"Cannot reach the CSMS API at {url}.*make run"):
+        call_command("ocpp_command", "CP_1", "ClearCache", "--api", url, "--token", "t")
+
+
+@pytest.mark.live
+async def test_the_two_terminal_walk_through_works_without_redis(transactional_db):
+    """`make run` (daphne, in-memory layer) in one terminal, the command in another: it goes
+    through the server's API, with the URL from CSMS_API_URL and a token of its own."""
+    server = AsgiServer("daphne")
+    await asyncio.to_thread(server.start)
+    try:
+        await Station.objects.acreate(id="CP_W")
+        async with websockets.connect(
+            f"{server.url}/ocpp/CP_W", subprotocols=["ocpp2.0.1"], open_timeout=WAIT
+        ) as ws:
+            boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
+            await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
+            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))[2]["status"] == "Accepted"
+            env = command_env(CSMS_API_URL=server.http_url)
+            env.pop("REDIS_URL", None)
+            command = await spawn_command(
+                "CP_W", "Reset", "--period", "0.2", "--count", "2", env=env
+            )
+            async with reaped(command):
+                for _ in range(2):
+                    async with asyncio.timeout(WAIT * 3):
+                        call = json.loads(await ws.recv())
+                    assert call[2:] == ["Reset", {"type": "Immediate"}]
+                    await ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+                async with asyncio.timeout(WAIT * 2):
+                    out, err = await command.communicate()
+        assert command.returncode == 0, err.decode() + server.output()
+        lines = out.decode().splitlines()
+        assert lines[1].startswith('CP_W <- Reset {"status": "Accepted"} (')
+        assert lines[-1] == "Reset: 2 of 2 accepted (1 station(s), 2 round(s))"
+    finally:
+        await asyncio.to_thread(server.stop)

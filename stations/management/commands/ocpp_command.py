@@ -45,6 +45,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
+from rest_framework.authtoken.models import Token
 
 from stations.command_defaults import default_payload
 from stations.commands import (
@@ -198,10 +199,6 @@ class LayerTransport:
                 await close_pools()
 
 
-class ApiUnusable(CommandError):
-    """The API cannot be used at all (unreachable, the token refused): nothing more to try."""
-
-
 class ApiTransport:
     """The server's REST API, with a DRF token. HTTP runs in daemon threads (urllib): one that
     is still waiting when the command ends can never hold the process back."""
@@ -210,8 +207,8 @@ class ApiTransport:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout = timeout
-        if timeout:
-            self.http_timeout = timeout + REPLY_MARGIN_SECONDS + 1.0
+        if timeout:  # the station's time, and the margin for the HTTP round trip and the hop
+            self.http_timeout = timeout + REPLY_MARGIN_SECONDS
         else:  # the server's own wait: its call timeout plus its hop margin
             self.http_timeout = settings.OCPP_CALL_TIMEOUT + HOP_MARGIN_SECONDS + 1.0
 
@@ -260,13 +257,13 @@ class ApiTransport:
                 loop.call_soon_threadsafe(settle, outcome, error)
 
         threading.Thread(target=exchange, name=f"ocpp_command {method}", daemon=True).start()
-        async with asyncio.timeout(timeout + 1.0):
+        async with asyncio.timeout(timeout):  # urllib's bounds each socket operation, not the sum
             return await answer
 
     async def request(
         self, method: str, url: str, body: Any = None, *, timeout: float = 10.0
     ) -> tuple[int, dict[str, Any]]:
-        """(HTTP status, the JSON object answered). Raises ApiUnusable when the server cannot be
+        """(HTTP status, the JSON object answered). Raises CommandError when the server cannot be
         reached or refuses the token, TimeoutError when it does not answer within `timeout`."""
         try:
             status, raw = await self.fetch(method, url, body, timeout)
@@ -280,18 +277,18 @@ class ApiTransport:
             decoded = None
         if status in (401, 403):
             message = decoded.get("message") if isinstance(decoded, dict) else None
-            raise ApiUnusable(
+            raise CommandError(
                 f"The API at {self.base_url} refused the token (HTTP {status}): "
                 f"{message or 'no message'}. Commands need a staff user's token."
             )
         if not isinstance(decoded, dict):
-            raise ApiUnusable(
+            raise CommandError(
                 f"{url} answered HTTP {status} without a JSON object: is {self.base_url} the CSMS?"
             )
         return status, decoded
 
-    def _unreachable(self, reason: Any) -> ApiUnusable:
-        return ApiUnusable(
+    def _unreachable(self, reason: Any) -> CommandError:
+        return CommandError(
             f"Cannot reach the CSMS API at {self.base_url} ({reason}). Start the server "
             "(`make run`) or pass --api URL; with REDIS_URL set (the server's too), the command "
             "goes through the channel layer instead."
@@ -300,7 +297,9 @@ class ApiTransport:
     async def connected(self) -> list[str]:
         status, body = await self.request("GET", self._url("cp_ids"))
         if status != 200 or not isinstance(body.get("cp_ids"), list):
-            raise ApiUnusable(f"GET /api/cp_ids/ at {self.base_url} answered HTTP {status}: {body}")
+            raise CommandError(
+                f"GET /api/cp_ids/ at {self.base_url} answered HTTP {status}: {body}"
+            )
         return list(body["cp_ids"])
 
     async def protocol(self, station_id: str) -> str | None:
@@ -329,10 +328,10 @@ class ApiTransport:
                 description=f"No answer from the API within {self.http_timeout:g} s",
                 duration_ms=round((time.monotonic() - started) * 1000, 1),
             )
-        duration = body.get("duration_ms") or round((time.monotonic() - started) * 1000, 1)
-        message = str(body.get("message", ""))
-        if status == 200:
+        duration = round((time.monotonic() - started) * 1000, 1)  # the whole round trip
+        if status == 200:  # the body is the station's payload, as it sent it
             return CommandResult(Outcome.ANSWERED, payload=body, duration_ms=duration)
+        message = str(body.get("message", ""))
         if status == 503:
             return CommandResult(Outcome.NOT_CONNECTED, description=message)
         if status == 504:
@@ -365,8 +364,6 @@ class ApiTransport:
 def service_token(username: str) -> str:
     """The DRF token of staff user `username`, created (with no usable password) on first use;
     the ORM reaches the server's database when both run on the same settings."""
-    from rest_framework.authtoken.models import Token
-
     try:
         user, created = get_user_model().objects.get_or_create(
             username=username, defaults={"is_staff": True}
@@ -541,6 +538,8 @@ class Command(BaseCommand):
                 raise CommandError('--payload must be a JSON object, e.g. \'{"type": "Soft"}\'')
         rounds = options["count"] or (None if options["period"] else 1)
         transport = self._transport(options)
+        if options["verbosity"] >= 2:
+            self.stderr.write(f"Sending {action} through {transport}.")
 
         with Interrupts() as interrupts:
             report = async_to_sync(self.run)(
