@@ -85,6 +85,32 @@ class Outcome:
     NOT_CONNECTED = "not_connected"
 
 
+# Statuses of a CALLRESULT that mean the station does (or will do) what it was asked. Any other
+# (Rejected, Occupied, UnlockFailed, NotSupported, UnknownVariable…) declines it.
+ACCEPTED_STATUSES = frozenset(
+    {"Accepted", "Scheduled", "Unlocked", "RebootRequired", "AcceptedCanceled"}
+)
+
+
+def declined_status(payload: Any) -> str | None:
+    """The status by which a station's answer declines what was asked, or None when it accepts.
+
+    The top-level `status` where there is one, else any per-item `attributeStatus` (GetVariables,
+    SetVariables); an answer with neither (GetConfiguration, GetLocalListVersion) accepts."""
+    if not isinstance(payload, dict):
+        return None
+    status = payload.get("status")
+    if isinstance(status, str):
+        return None if status in ACCEPTED_STATUSES else status
+    for value in payload.values():
+        if isinstance(value, list):
+            for item in value:
+                item_status = item.get("attributeStatus") if isinstance(item, dict) else None
+                if isinstance(item_status, str) and item_status not in ACCEPTED_STATUSES:
+                    return item_status
+    return None
+
+
 @dataclass(frozen=True)
 class CommandResult:
     outcome: str

@@ -32,12 +32,11 @@ from csms_site.channel_layer import ShieldedRedisChannelLayer
 from ocppj import schemas
 from stations import commands
 from stations.command_defaults import NoDefaultPayload, default_payload, request_id
-from stations.commands import CSMS_ACTIONS
+from stations.commands import CSMS_ACTIONS, declined_status
 from stations.management.commands.ocpp_command import (
     REPLY_MARGIN_SECONDS,
     SERVICE_USER,
     ApiTransport,
-    refusal,
 )
 from stations.models import Command, Station, Transaction
 from tests import servers
@@ -710,7 +709,7 @@ def test_stations_are_named_or_all_not_both_nor_neither(targets):
     ],
 )
 def test_which_answers_accept(answer, declined):
-    assert refusal(answer) == declined
+    assert declined_status(answer) == declined
 
 
 # --- through the REST API ----------------------------------------------------------------------------

@@ -55,6 +55,7 @@ from stations.commands import (
     CommandResult,
     Outcome,
     check_command,
+    declined_status,
     send_command,
 )
 from stations.db import in_db_thread
@@ -67,11 +68,6 @@ SERVICE_USER = "ocpp-command"
 REPLY_MARGIN_SECONDS = 1.0
 # Sends in flight at once (--all with a large fleet); the rest wait their turn within the round.
 MAX_CONCURRENT_SENDS = 32
-# Statuses of a CALLRESULT that mean the station does (or will do) what it was asked.
-ACCEPTED_STATUSES = frozenset(
-    {"Accepted", "Scheduled", "Unlocked", "RebootRequired", "AcceptedCanceled"}
-)
-
 IN_MEMORY_HINT = (
     "Hint: --layer with the in-memory channel layer (REDIS_URL is not set) reaches only stations "
     "connected to this very process; give the server and the command the same REDIS_URL, or use "
@@ -98,26 +94,6 @@ def _positive(kind: type, name: str):
 
 def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
-
-
-def refusal(payload: Any) -> str | None:
-    """The status by which a CALLRESULT declines what was asked, or None when it accepts.
-
-    The top-level `status` where there is one, else every per-variable `attributeStatus`
-    (GetVariables / SetVariables); an answer with neither (GetConfiguration, GetLocalListVersion)
-    accepts."""
-    if not isinstance(payload, dict):
-        return None
-    status = payload.get("status")
-    if isinstance(status, str):
-        return None if status in ACCEPTED_STATUSES else status
-    for value in payload.values():
-        if isinstance(value, list):
-            for item in value:
-                item_status = item.get("attributeStatus") if isinstance(item, dict) else None
-                if isinstance(item_status, str) and item_status not in ACCEPTED_STATUSES:
-                    return item_status
-    return None
 
 
 def _describe(action: str, result: CommandResult) -> str:
@@ -392,7 +368,7 @@ class Report:
     attempts: int = 0  # a station in a round: sent, or refused before sending
     sent: int = 0
     answered: int = 0  # with a CALLRESULT
-    accepted: int = 0  # ... that accepts (see `refusal`)
+    accepted: int = 0  # ... that accepts (see `stations.commands.declined_status`)
     rounds: int = 0
     stations: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)  # why each other attempt was not accepted
@@ -734,7 +710,7 @@ class Command(BaseCommand):
                 report.failures.append(f"{action} to {station_id} was not answered ({what})")
                 return
             report.answered += 1
-            declined = refusal(result.payload)
+            declined = declined_status(result.payload)
             if declined:
                 report.failures.append(f"{action} to {station_id} was answered {declined}")
                 return
