@@ -2,11 +2,20 @@
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+
+def _secret_key() -> str:
+    """SECRET_KEY, or "" when unset: reading an empty one through `settings` raises."""
+    try:
+        return settings.SECRET_KEY
+    except ImproperlyConfigured:
+        return ""
 
 
 @register()
 def secret_key_is_set(app_configs, **kwargs):
-    if settings.DEBUG or settings._wrapped.SECRET_KEY:
+    if settings.DEBUG or _secret_key():
         return []
     return [
         Error(

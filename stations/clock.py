@@ -30,3 +30,12 @@ def parse_ocpp_time(value: str | None) -> datetime | None:
     if parsed is None:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_required_ocpp_time(value: str) -> datetime:
+    """A timestamp the message's schema requires: validated as a date-time before any handler
+    runs, so it always parses (a missing offset is read as UTC)."""
+    parsed = parse_ocpp_time(value)
+    if parsed is None:
+        raise ValueError(f"Not an OCPP date-time: {value!r}")
+    return parsed

@@ -8,7 +8,7 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus
 
-from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
+from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time, parse_required_ocpp_time
 from stations.db import in_db_thread
 from stations.models import StationEvent
 from stations.ocpp.base import StationSession
@@ -96,7 +96,7 @@ class StationSession16(StationSession):
             connector_id=connector_id,
             id_tag=id_tag,
             meter_start=meter_start,
-            timestamp=parse_ocpp_time(timestamp),
+            timestamp=parse_required_ocpp_time(timestamp),
             reservation_id=reservation_id,
         )
         return {
@@ -118,7 +118,7 @@ class StationSession16(StationSession):
             self.identity,
             transaction_id=transaction_id,
             meter_stop=meter_stop,
-            timestamp=parse_ocpp_time(timestamp),
+            timestamp=parse_required_ocpp_time(timestamp),
             reason=reason,
             id_tag=id_tag,
             transaction_data=transaction_data,

@@ -28,6 +28,7 @@ def authorize(token: str) -> Authorization:
     OCPP_ACCEPT_UNKNOWN_ID_TOKENS is on. A token's group inherits nothing: a blocked group token
     does not block its members (operators block the member)."""
     found = IdToken.objects.select_related("parent").filter(token=token).first()
+    status: str
     if found is None:
         status = (
             AuthorizationStatus.ACCEPTED

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from stations.clock import parse_ocpp_time
+from stations.clock import parse_required_ocpp_time
 from stations.models import MeterSample
 from stations.sql import BulkInsert
 
@@ -38,7 +38,7 @@ def parse_meter_values(meter_values: Iterable[dict[str, Any]], version: str) -> 
     """Samples from snake_case `meter_value` items; absent optional fields get the OCPP defaults."""
     samples: list[Sample] = []
     for item in meter_values:
-        timestamp = parse_ocpp_time(item["timestamp"])
+        timestamp = parse_required_ocpp_time(item["timestamp"])
         for sampled in item["sampled_value"]:
             if version == "1.6":
                 try:

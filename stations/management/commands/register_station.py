@@ -61,13 +61,14 @@ class Command(BaseCommand):
         update: bool = options["update"]
         status: str | None = options["status"]
         password: str | None = options["password"]
+        generated: str | None = None
 
         try:
             validate_identity(identity)
         except ValidationError as exc:
             raise CommandError(f"Invalid identity {identity!r}: {_message(exc)}") from None
         if options["generate"]:
-            password = generate_station_password()
+            password = generated = generate_station_password()
         if password is not None:
             try:
                 validate_station_password(password)
@@ -109,12 +110,12 @@ class Command(BaseCommand):
             elif changed:
                 station.save(update_fields=changed)
 
-        if options["generate"]:
+        if generated is not None:
             # The only time this password is ever visible: nothing stores it in clear.
-            self.stdout.write(f"Password (shown once, store it now): {password}")
+            self.stdout.write(f"Password (shown once, store it now): {generated}")
             self.stdout.write(
                 "As OCPP 1.6 AuthorizationKey (ChangeConfiguration value): "
-                f"{password.encode().hex()}"
+                f"{generated.encode().hex()}"
             )
         if not station.password_hash:
             self.stderr.write(
