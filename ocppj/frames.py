@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -74,7 +74,7 @@ class FrameError(Exception):
         return self.reply_id
 
 
-def _valid_id(value: Any) -> bool:
+def _valid_id(value: Any) -> TypeGuard[str]:
     return type(value) is str and 0 < len(value) <= MAX_ID_LENGTH
 
 

@@ -14,7 +14,6 @@ versions require.
 from __future__ import annotations
 
 import asyncio
-import functools
 import inspect
 import logging
 import time
@@ -47,12 +46,17 @@ FrameObserver = Callable[[str, str, int, str, str], None]
 CallGuard = Callable[[str], None]
 
 
-@functools.cache
+_ROUTES: dict[type, dict[str, dict[str, Any]]] = {}
+
+
 def _class_routes(handler_class: type) -> dict[str, dict[str, Any]]:
     """The `ocpp` library's route map of a handler class (its functions, called with the handler),
     built once per class. Built per connection, it tried every `@on`-decorated name of the process
     on the handler, catching AttributeErrors: 6 % of a boot storm's CPU."""
-    return create_route_map(handler_class)
+    routes = _ROUTES.get(handler_class)
+    if routes is None:
+        routes = _ROUTES[handler_class] = create_route_map(handler_class)
+    return routes
 
 
 class RpcEndpoint:
@@ -92,8 +96,10 @@ class RpcEndpoint:
             frame = frames.parse(text)
         except frames.FrameError as error:
             # Only the three defined types are recorded as such; anything else is "unreadable" (0).
-            known = error.message_type in (frames.CALL, frames.CALLRESULT, frames.CALLERROR)
-            self._observe("in", text, error.message_type if known else 0, "", "")
+            message_type = error.message_type
+            if message_type not in (frames.CALL, frames.CALLRESULT, frames.CALLERROR):
+                message_type = 0
+            self._observe("in", text, message_type, "", "")
             reply_id = error.reply_for(self.version)
             logger.warning(
                 "%s: %s frame: %s",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import decimal
 import json
+from collections.abc import Callable
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -65,8 +66,12 @@ def schema_path(version: str, action: str, kind: str) -> Path:
     return _SCHEMA_DIRS[version] / f"{name}.json"
 
 
+# A compiled schema: returns when the payload conforms, raises when it does not.
+Validator = Callable[[Any], object]
+
+
 @cache
-def _validator(version: str, action: str, kind: str):
+def _validator(version: str, action: str, kind: str) -> Validator | None:
     path = schema_path(version, action, kind)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -79,8 +84,14 @@ def _validator(version: str, action: str, kind: str):
     return fastjsonschema.compile(json.loads(text), formats={"date-time": is_datetime})
 
 
+def _is_datetime_instance(instance: object) -> bool:
+    """The `date-time` format check as jsonschema calls it: with any JSON value (not a string:
+    not a date-time)."""
+    return isinstance(instance, str) and is_datetime(instance)
+
+
 _FORMATS = jsonschema.FormatChecker(formats=())
-_FORMATS.checks("date-time")(is_datetime)
+_FORMATS.checks("date-time")(_is_datetime_instance)
 
 
 class _DecimalValidator:
@@ -126,6 +137,8 @@ def _readable(message: str) -> str:
     return message
 
 
-def _as_ocpp_error(rule: str, message: str) -> OcppError:
-    code = _CODE_BY_RULE.get(rule, ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
+def _as_ocpp_error(rule: str | None, message: str) -> OcppError:
+    """`rule` is None only if fastjsonschema did not name the keyword broken (its code always
+    does): a property violation, as for any keyword not listed."""
+    code = _CODE_BY_RULE.get(rule or "", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
     return OcppError(code, message, {"constraint": rule})
