@@ -146,4 +146,4 @@ def probe(url: str = "http://127.0.0.1:8000/health/", timeout: float = 5.0) -> i
 
 
 if __name__ == "__main__":
-    sys.exit(probe(*sys.argv[1:2]))
+    sys.exit(probe(sys.argv[1]) if len(sys.argv) > 1 else probe())

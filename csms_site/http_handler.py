@@ -25,12 +25,14 @@ Django's own code.
 from __future__ import annotations
 
 import threading
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import django
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpRequest, HttpResponseBase
 
 IDLE_THREADS_KEPT = 32  # threads beyond this many idle ones end when their request does
 
@@ -64,9 +66,14 @@ class OneHopASGIHandler(ASGIHandler):
         self._idle: list[RequestThread] = []
         super().__init__()
 
+    # Set by BaseHandler.load_middleware (a private attribute django-stubs does not declare): the
+    # middleware chain, a plain function once built in sync mode, a coroutine function once wrapped.
+    _middleware_chain: Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
+
     def load_middleware(self, is_async: bool = False) -> None:
         super().load_middleware(is_async=False)
-        self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
+        chain = cast(Callable[[HttpRequest], HttpResponseBase], self._middleware_chain)
+        self._middleware_chain = sync_to_async(chain, thread_sensitive=True)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http":

@@ -327,20 +327,20 @@ def query_database() -> Snapshot:
             snapshot.stations[(_flag(connected), status)] = 0
         for status in CONNECTOR_STATUSES:
             snapshot.connectors[(status, _flag(connected))] = 0
-    rows = (
+    station_rows = (
         Station.objects.order_by()
         .values_list("connected", "registration_status")
         .annotate(n=Count("pk"))
     )
-    for connected, registration, n in rows:
+    for connected, registration, n in station_rows:
         key = (_flag(connected), registration or UNKNOWN)
         snapshot.stations[key] = snapshot.stations.get(key, 0) + n
-    rows = (
+    connector_rows = (
         Connector.objects.order_by()
         .values_list("status", "station__connected")
         .annotate(n=Count("pk"))
     )
-    for status, connected, n in rows:
+    for status, connected, n in connector_rows:
         key = (status or UNKNOWN, _flag(connected))
         snapshot.connectors[key] = snapshot.connectors.get(key, 0) + n
     counts = Transaction.objects.filter(is_active=True).aggregate(

@@ -27,6 +27,11 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricExporter
+    from opentelemetry.sdk.trace.export import SpanExporter
 
 logger = logging.getLogger("csms.tracing")
 _configured = False
@@ -78,22 +83,34 @@ def exporting() -> bool:
     return any(protocol(signal) for signal in SIGNALS)
 
 
-def span_exporter(chosen: str):
+def span_exporter(chosen: str) -> SpanExporter:
     """An OTLP span exporter for `chosen`, configured from the environment by itself."""
     if chosen == HTTP_PROTOBUF:
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-    return OTLPSpanExporter()
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HttpSpanExporter,
+        )
+
+        return HttpSpanExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+        OTLPSpanExporter as GrpcSpanExporter,
+    )
+
+    return GrpcSpanExporter()
 
 
-def metric_exporter(chosen: str):
+def metric_exporter(chosen: str) -> MetricExporter:
     """An OTLP metric exporter for `chosen`, configured from the environment by itself."""
     if chosen == HTTP_PROTOBUF:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
-    else:
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-    return OTLPMetricExporter()
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        return HttpMetricExporter()
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+        OTLPMetricExporter as GrpcMetricExporter,
+    )
+
+    return GrpcMetricExporter()
 
 
 def configure_tracing(default_service: str, *, django: bool = True) -> bool:
