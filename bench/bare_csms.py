@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from ocpp.routing import on
@@ -31,6 +32,10 @@ from ocpp.v201.enums import RegistrationStatusEnumType
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
+
+if TYPE_CHECKING:
+    # The CSMS's models: imported at run time once Django is set up (--orm only, below).
+    from stations.models import MeterSample, Station, Transaction
 
 
 def now() -> str:
@@ -139,11 +144,10 @@ class OrmStation16(Station16):
 
 KINDS = {False: (Station16, Station201), True: (OrmStation16, OrmStation201)}
 ORM = False
-# The CSMS's models, bound once Django is set up (--orm only).
-MeterSample = Station = Transaction = None
 
 
 async def on_connect(websocket: ServerConnection) -> None:
+    assert websocket.request is not None  # the handshake is done
     station_id = websocket.request.path.strip("/")
     v16, v201 = KINDS[ORM]
     kind = v16 if websocket.subprotocol == "ocpp1.6" else v201

@@ -21,10 +21,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 SUBPROTOCOLS = {"2.0.1": "ocpp2.0.1", "1.6": "ocpp1.6"}
 
@@ -166,7 +168,7 @@ async def open_station(
         headers["Authorization"] = f"Basic {basic}"
     ws = await connect(
         url,
-        subprotocols=[subprotocol] if subprotocol else None,
+        subprotocols=[Subprotocol(subprotocol)] if subprotocol else None,
         additional_headers=headers,
         compression=None,
         ping_interval=None,
@@ -250,10 +252,11 @@ _SAMPLES = [
 SAMPLES_PER_MESSAGE = len(_SAMPLES)
 
 
-def sampled_values(version: str, energy_wh: int) -> list[dict]:
+def sampled_values(version: str, energy_wh: int) -> list[dict[str, Any]]:
     values = []
     for measurand, phase, unit in _SAMPLES:
         value = energy_wh if measurand.startswith("Energy") else 50
+        item: dict[str, Any]
         if version == "1.6":
             item = {"value": str(value), "measurand": measurand}
             if unit:

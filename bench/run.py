@@ -43,6 +43,7 @@ from bench.server import (
     STOP_WAIT_SECONDS,
     BareServer,
     CsmsServer,
+    LoopbackServer,
     Process,
     process_tree,
 )
@@ -139,7 +140,7 @@ def failed_row(name: str, db: str, workers: int, version: str, exc: BaseExceptio
 
 def run_scenario(
     name: str,
-    server,
+    server: LoopbackServer,
     target: Target,
     plan: Plan,
     log_path: Path,
@@ -387,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                     for name in csms_scenarios:
                         log_path = log_dir / f"{db_name}-{workers}w-{name}.log"
                         log_path.unlink(missing_ok=True)
-                        server = CsmsServer(db.url, workers, log_path)
+                        server: LoopbackServer = CsmsServer(db.url, workers, log_path)
                         target = Target(0, "", 0, db, workers, args.ocpp, token)
                         done(run_scenario(name, server, target, plan, log_path))
                 if orm_baseline:

@@ -446,12 +446,14 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
             "StatusNotification", client.status_payload(target.version, 1), Stats(), 30
         )
 
+    db = target.db
+    assert db is not None  # the CSMS, with its database (never the bare baseline)
     await prime(target, "boot", statuses_once)
     rss_idle = rss_bytes(target.pid)
     n = plan.boot_storm_stations
     prefix = f"boot{target.workers}-"
     idents = [f"{prefix}{i}" for i in range(n)]
-    await asyncio.to_thread(target.db.register_stations, prefix, n, STORM_PASSWORD)
+    await asyncio.to_thread(db.register_stations, prefix, n, STORM_PASSWORD)
     boots, statuses = Stats(), Stats()
     connect_times: list[float] = []
     accepted_at: list[float] = []
@@ -496,12 +498,12 @@ async def boot_storm(target: Target, plan: Plan) -> dict:
         cpu = await measured(target, storm)
         rss_connected = rss_end = rss_bytes(target.pid)
         booted_rows = await asyncio.to_thread(
-            target.db.stations, prefix, "connected AND boot_status = 'Accepted'"
+            db.stations, prefix, "connected AND boot_status = 'Accepted'"
         )
         connector_rows = await asyncio.to_thread(
-            target.db.count,
+            db.count,
             "SELECT COUNT(*) FROM stations_connector WHERE station_id LIKE "
-            f"{target.db.mark} AND status = 'Available'",
+            f"{db.mark} AND status = 'Available'",
             (prefix + "%",),
         )
     finally:

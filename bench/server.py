@@ -21,6 +21,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -139,7 +140,7 @@ class Process:
         self.log_path = log_path
         self.popen: subprocess.Popen | None = None
         self.killed = False  # SIGTERM did not stop it within STOP_WAIT_SECONDS
-        self._log = None
+        self._log: IO[bytes] | None = None
 
     @property
     def pid(self) -> int:
@@ -198,7 +199,17 @@ class Process:
             before = now
 
 
-class CsmsServer(Process):
+class LoopbackServer(Process):
+    """A server listening on `port` of the loopback interface (a free one, chosen before start)."""
+
+    port: int
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+
+class CsmsServer(LoopbackServer):
     """uvicorn serving bench.echo_asgi (the CSMS plus /echo/) on a free loopback port."""
 
     def __init__(self, database_url: str, workers: int, log_path: Path):
@@ -233,10 +244,6 @@ class CsmsServer(Process):
             command += ["--timeout-graceful-shutdown", "5"]
         super().__init__(command, env, log_path)
 
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
     def start(self, timeout: float = 60.0) -> None:
         if self.workers > 1:
             flush_redis()
@@ -264,7 +271,7 @@ class CsmsServer(Process):
         self.wait_quiet()
 
 
-class BareServer(Process):
+class BareServer(LoopbackServer):
     """bench/bare_csms.py: a central system written with the `ocpp` library's defaults."""
 
     def __init__(self, log_path: Path, database_url: str = ""):
@@ -276,10 +283,6 @@ class BareServer(Process):
             env.update({**SERVER_ENV, "DATABASE_URL": database_url})
             command.append("--orm")
         super().__init__(command, env, log_path)
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> None:
         super().start()
@@ -469,7 +472,9 @@ class PostgresDatabase(BenchDatabase):
         import psycopg
 
         with psycopg.connect(self.url) as db:
-            return int(db.execute(sql, params).fetchone()[0])
+            found = db.execute(sql, params).fetchone()
+            assert found is not None  # an aggregate query answers one row
+            return int(found[0])
 
 
 DATABASES = {"sqlite": SqliteDatabase, "postgres": PostgresDatabase}
