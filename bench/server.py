@@ -48,6 +48,14 @@ SERVER_ENV = {
 }
 
 
+def inherited_environment() -> dict[str, str]:
+    """This process's environment for a server or `manage.py` it starts, without any OpenTelemetry
+    configuration (OTEL_*: the shared and per-signal OTLP endpoints, OTEL_TRACES_EXPORTER,
+    OTEL_METRICS_EXPORTER, protocols, headers, samplers...): a benchmarked server exports nothing,
+    whatever the shell running the benchmark exports to."""
+    return {name: value for name, value in os.environ.items() if not name.startswith("OTEL_")}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -215,9 +223,8 @@ class CsmsServer(LoopbackServer):
     def __init__(self, database_url: str, workers: int, log_path: Path):
         self.port = free_port()
         self.workers = workers
-        env = {**os.environ, **SERVER_ENV, "DATABASE_URL": database_url}
+        env = {**inherited_environment(), **SERVER_ENV, "DATABASE_URL": database_url}
         env.pop("REDIS_URL", None)
-        env.pop("OTEL_EXPORTER_OTLP_ENDPOINT", None)
         if workers > 1:
             env["REDIS_URL"] = REDIS_URL
         command = [
@@ -277,7 +284,7 @@ class BareServer(LoopbackServer):
     def __init__(self, log_path: Path, database_url: str = ""):
         """With a database URL, the `--orm` variant that stores samples one ORM insert each."""
         self.port = free_port()
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**inherited_environment(), "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "bench.bare_csms", "--port", str(self.port)]
         if database_url:
             env.update({**SERVER_ENV, "DATABASE_URL": database_url})
@@ -321,7 +328,12 @@ def manage(
     variables: dict[str, str] | None = None,
     timeout: float = 300,
 ) -> str:
-    env = {**os.environ, **SERVER_ENV, "DATABASE_URL": database_url, **(variables or {})}
+    env = {
+        **inherited_environment(),
+        **SERVER_ENV,
+        "DATABASE_URL": database_url,
+        **(variables or {}),
+    }
     done = subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
