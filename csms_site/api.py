@@ -10,7 +10,7 @@ station's status or the list of valid actions).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.urls import NoReverseMatch
 from rest_framework import exceptions, permissions
@@ -19,6 +19,9 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 from rest_framework.routers import APIRootView
 from rest_framework.views import exception_handler as drf_exception_handler
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class ApiError(exceptions.APIException):
@@ -73,6 +76,14 @@ class StaffOrReadOnly(permissions.BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         return request.method in permissions.SAFE_METHODS or request.user.is_staff
+
+
+def signed_in_user(request: Request) -> User:
+    """The request's user, in a view whose permission classes already require signing in."""
+    user = request.user
+    if not user.is_authenticated:
+        raise exceptions.NotAuthenticated()
+    return user
 
 
 # The API root's entries: a name, the URL name, and for a per-object endpoint the path parameters,

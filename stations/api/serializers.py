@@ -12,6 +12,7 @@ from itertools import groupby
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -35,7 +36,9 @@ class ErrorSerializer(serializers.Serializer):
 
     error_code = serializers.IntegerField(help_text="The HTTP status, repeated.")
     message = serializers.CharField()
-    errors = serializers.DictField(
+    # SerializerMetaclass moves declared fields off the class, so this does not shadow the
+    # `errors` property at runtime; the stubs cannot model that.
+    errors = serializers.DictField(  # type: ignore[assignment]
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Per-field messages (validation failures only).",
@@ -114,7 +117,9 @@ class StationSerializer(serializers.ModelSerializer):
             {"evse_id": evse_id, "connectors": list(connectors)}
             for evse_id, connectors in groupby(station.connectors.all(), key=lambda c: c.evse_id)
         ]
-        return EvseSerializer(groups, many=True).data
+        # What EvseSerializer(groups, many=True) builds, spelled out: the stubs type that call
+        # as the single-object serializer.
+        return serializers.ListSerializer(groups, child=EvseSerializer()).data
 
 
 def _django_validator(validator):
@@ -246,7 +251,9 @@ class TransactionDetailSerializer(TransactionSerializer):
 
 
 class IdTokenSerializer(serializers.ModelSerializer):
-    parent = serializers.SlugRelatedField(
+    # A declared field, moved off the class by SerializerMetaclass: it does not replace
+    # `Field.parent` (the enclosing serializer) at runtime; the stubs cannot model that.
+    parent = serializers.SlugRelatedField(  # type: ignore[assignment]
         slug_field="token",
         queryset=IdToken.objects.all(),
         allow_null=True,
@@ -292,7 +299,7 @@ class MessageLogSerializer(serializers.ModelSerializer):
 
 
 class CommandSerializer(serializers.ModelSerializer):
-    requested_by = serializers.SlugRelatedField(
+    requested_by: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True, help_text="Who sent it; null for the system."
     )
 

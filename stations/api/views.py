@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
-from csms_site.api import ApiError, IsStaff, StaffOrReadOnly
+from csms_site.api import ApiError, IsStaff, StaffOrReadOnly, signed_in_user
 from stations.api.filters import (
     CommandFilter,
     IdTokenFilter,
@@ -108,21 +108,20 @@ class StationViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: BaseSerializer) -> None:
         try:
             with transaction.atomic():
-                serializer.save()
+                station = serializer.save()
         except IntegrityError:
             # Two registrations of one identity raced past the uniqueness check.
             raise serializers.ValidationError(
                 {"id": ["A station with this identity already exists."]}
             ) from None
-        self._reload(serializer)
+        self._reload(serializer, station)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        serializer.save()
-        self._reload(serializer)
+        self._reload(serializer, serializer.save())
 
-    def _reload(self, serializer: BaseSerializer) -> None:
+    def _reload(self, serializer: BaseSerializer, saved: Station) -> None:
         """Answer a write with exactly what a GET returns (`available` is computed by the query)."""
-        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+        serializer.instance = self.get_queryset().get(pk=saved.pk)
 
     def perform_destroy(self, instance: Station) -> None:
         try:
@@ -156,7 +155,7 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
         if not _is_staff(self.request):
             # A driver's transactions are those started with one of their tokens; anyone else's
             # are not found rather than forbidden, so their existence does not leak either.
-            own = IdToken.objects.filter(user=self.request.user).values("token")
+            own = IdToken.objects.filter(user=signed_in_user(self.request)).values("token")
             queryset = queryset.filter(id_token__in=own)
         return queryset
 
