@@ -10,13 +10,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, from pyproject.toml alone, so that a code change does not reinstall them
-# (uvicorn[standard] is one: the production ASGI server, which can refuse a handshake with 401/404).
-# The code then runs from /app, as `manage.py` expects.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt \
-    && rm /tmp/requirements.txt
+# Dependencies first, from the runtime lock alone (every package at the version and with the
+# hashes `make lock` recorded from pyproject.toml's dependencies; uvicorn[standard] is one: the
+# production ASGI server), so that a code change does not reinstall them. The code then runs from
+# /app, as `manage.py` expects.
+COPY requirements/lock.txt ./requirements/lock.txt
+RUN pip install -r requirements/lock.txt && pip check
 
 COPY manage.py ./
 COPY csms_site ./csms_site

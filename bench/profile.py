@@ -16,9 +16,9 @@ writes to bench/results/:
 - or `profile-...speedscope.json` / `profile-...svg` with `--format speedscope|flamegraph`
   (no text report then).
 
-py-spy is a binary in the venv (`.venv/bin/pip install py-spy`, or the `bench` extra in
-pyproject.toml); it reads the server's memory, which needs ptrace rights over it (root, or a
-child of your own user with kernel.yama.ptrace_scope ≤ 1, or CAP_SYS_PTRACE in a container). By
+py-spy is a binary in the venv (the `bench` extra in pyproject.toml, which `make install` installs
+from requirements/dev.txt); it reads the server's memory, which needs ptrace rights over it (root,
+or a child of your own user with kernel.yama.ptrace_scope ≤ 1, or CAP_SYS_PTRACE in a container). By
 default it pauses the server for each sample, which makes the scenario's own figures in the printed
 row pessimistic: profile to see where the time goes, measure with bench.run.
 """
@@ -50,7 +50,7 @@ START_SECONDS = 1.0  # py-spy attaches and starts sampling within this
 def py_spy() -> str:
     found = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if not found:
-        sys.exit("py-spy not found: .venv/bin/pip install py-spy (or pip install -e '.[bench]')")
+        sys.exit("py-spy not found: `make install` (requirements/dev.txt has the bench extra)")
     return found
 
 
