@@ -201,6 +201,10 @@ class Transaction(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # Not a column: the last reported power (kW) of an open session, set where a page shows it
+    # (the dashboard's station page); None elsewhere.
+    power_kw: float | None = None
+
     class Meta:
         ordering = ["-started_at"]
         constraints = [
