@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP goes to Django; WebSockets under /ocpp/ to the station consumers and
-/ws/dashboard/ to the operators' live feed.
+/ws/dashboard/ to the operators' live feed; the lifespan starts and stops the background jobs
+(csms_site/lifespan.py, stations/background.py).
 
 Chargers send no Origin header, so the station routes have no origin check. Browsers do, so the
 dashboard's socket checks it against ALLOWED_HOSTS and authenticates with the session cookie. Any
@@ -8,6 +9,7 @@ other WebSocket path is refused with 404 (stations/routing.py).
 
 import os
 import sys
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "csms_site.settings")
 
@@ -28,6 +30,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from csms_site.lifespan import LifespanApp  # noqa: E402
 from dashboard.consumers import DashboardConsumer  # noqa: E402
 from stations.routing import unrouted_pattern, websocket_urlpatterns  # noqa: E402
 
@@ -50,7 +53,7 @@ def make_daphne_close_like_uvicorn() -> None:
     ASCII: `UnicodeDecodeError` in its `onConnect`) is refused with 400, not answered 500.
 
     daphne builds its factory when it starts serving, after it has loaded this module."""
-    server = sys.modules.get("daphne.server")
+    server: Any = sys.modules.get("daphne.server")
     if server is None or getattr(server, "csms_closes_like_uvicorn", False):
         return
     from autobahn.util import encode_truncate
@@ -100,16 +103,19 @@ def make_daphne_close_like_uvicorn() -> None:
 make_daphne_close_like_uvicorn()
 
 dashboard_socket = AllowedHostsOriginValidator(AuthMiddlewareStack(DashboardConsumer.as_asgi()))
+# Django URL patterns around ASGI applications, as Channels' URLRouter takes them (its documented
+# use); types-channels wants a pattern type of its own (see bench/echo_asgi.py).
+routes: list[Any] = [
+    re_path(r"^ws/dashboard/$", dashboard_socket),
+    *websocket_urlpatterns,
+    unrouted_pattern,
+]
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": URLRouter(
-            [
-                re_path(r"^ws/dashboard/$", dashboard_socket),
-                *websocket_urlpatterns,
-                unrouted_pattern,
-            ]
-        ),
-    }
+application = LifespanApp(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": URLRouter(routes),
+        }
+    )
 )

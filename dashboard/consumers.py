@@ -6,8 +6,9 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from stations import background
 from stations.consumers import LeanDispatch
-from stations.events import GROUP, publisher
+from stations.events import GROUP
 
 
 class DashboardConsumer(LeanDispatch, AsyncJsonWebsocketConsumer):
@@ -20,7 +21,7 @@ class DashboardConsumer(LeanDispatch, AsyncJsonWebsocketConsumer):
             return
         await self.channel_layer.group_add(GROUP, self.channel_name)
         await self.accept()
-        publisher.ensure_running()
+        background.ensure_started()  # where no lifespan started the jobs (a no-op once they run)
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(GROUP, self.channel_name)

@@ -6,7 +6,8 @@ and a `pending` reservation is stored. Whoever comes second waits for the lock a
 connector taken, so a connector is never double-booked. Second, outside any transaction, ReserveNow
 goes to the station over the channel layer and its answer moves the reservation to accepted,
 occupied, faulted, unavailable, rejected or no_response. Expiry is decided by the server's clock:
-`reservation_expire_due` runs periodically in every worker and before the API lists reservations.
+`reservation_expire_due` runs periodically, once per cluster (stations/background.py), and before
+the API lists reservations.
 """
 
 from __future__ import annotations

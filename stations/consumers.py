@@ -27,15 +27,14 @@ from opentelemetry.trace import SpanKind
 from csms_site import metrics
 from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
-from stations import handshake, throttle
+from stations import background, handshake, throttle
 from stations.commands import Outcome
 from stations.db import in_db_thread
-from stations.events import publisher
 from stations.identity import is_valid_identity, station_group
 from stations.liveness import silence_watch
 from stations.ocpp import SESSIONS, StationSession
 from stations.passwords import parse_basic_authorization
-from stations.recorders import flusher, message_log, presence
+from stations.recorders import message_log, presence
 from stations.services.connections import Admission, Credentials, station_admit
 from stations.services.liveness import (
     CLOSE_REPLACED,
@@ -203,8 +202,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         await self.channel_layer.group_send(
             station_group(identity), {"type": "station.takeover", "session": admission.session}
         )
-        flusher.ensure_running()
-        publisher.ensure_running()
+        background.ensure_started()  # where no lifespan started the jobs (a no-op once they run)
         logger.info("Client connected: %s (OCPP %s, %s)", identity, version, address)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

@@ -1,10 +1,12 @@
-"""The silence watch: one task per worker process that closes station sockets carrying nothing.
+"""The silence watch: a job of every worker process that closes station sockets carrying nothing.
 
 The ASGI server's WebSocket pings find a half-open socket, but not a station that answers pings and
 sends no OCPP (hung firmware, or a proxy in between that keeps the socket alive for it). Every frame
 a station sends stamps its consumer (`last_frame_at`); this task looks at the stamps a few times per
 OCPP_SILENCE_TIMEOUT and tells each consumer silent for longer to close (code 4001). Looking at
 10,000 stamps costs about a millisecond, so it never touches the database unless someone is silent.
+It looks at this process's own sockets only, so it runs in every worker (stations/background.py
+runs `tick`).
 """
 
 from __future__ import annotations
@@ -33,14 +35,9 @@ def check_interval(timeout: float) -> float:
 class SilenceWatch:
     def __init__(self) -> None:
         self._sockets: set[Watched] = set()
-        self._task: asyncio.Task | None = None
 
     def add(self, socket: Watched) -> None:
         self._sockets.add(socket)
-        task = self._task
-        loop = asyncio.get_running_loop()
-        if task is None or task.done() or task.get_loop() is not loop:
-            self._task = loop.create_task(self._run(), name="csms-silence-watch")
 
     def discard(self, socket: Watched) -> None:
         self._sockets.discard(socket)
@@ -48,17 +45,14 @@ class SilenceWatch:
     def reset(self) -> None:
         """Forget every socket (tests: each runs its own event loop)."""
         self._sockets.clear()
-        self._task = None
 
     def __len__(self) -> int:
         return len(self._sockets)
 
-    async def _run(self) -> None:
-        while True:
-            timeout = settings.OCPP_SILENCE_TIMEOUT
-            await asyncio.sleep(check_interval(timeout) if timeout > 0 else 30.0)
-            if timeout > 0:
-                await self.check(timeout)
+    async def tick(self) -> int:
+        """One look at the stamps, every check_interval(OCPP_SILENCE_TIMEOUT) seconds."""
+        timeout = settings.OCPP_SILENCE_TIMEOUT
+        return await self.check(timeout) if timeout > 0 else 0
 
     async def check(self, timeout: float) -> int:
         """Close every socket silent for longer than `timeout`; return how many."""

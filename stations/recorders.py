@@ -7,17 +7,16 @@
   OCPP_MESSAGE_LOG_FLUSH_SECONDS. The buffer is bounded; if the database falls far behind, the oldest
   unwritten entries are dropped and counted rather than exhausting memory.
 
-A crash loses at most one flush interval of these records, never transaction data: that is written
-before the station is answered.
+Both are flushed by background jobs of every worker process (stations/background.py), and once more
+when the process shuts down (ASGI lifespan). A crash loses at most one flush interval of these
+records, never transaction data: that is written before the station is answered. Message log
+retention (`prune_message_log`) is a job of the whole cluster.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
@@ -131,6 +130,9 @@ class MessageLogRecorder:
             )
         )
 
+    def __len__(self) -> int:
+        return len(self._entries)
+
     def reset(self) -> None:
         self._entries.clear()
         self._bytes = 0
@@ -190,62 +192,10 @@ async def flush_all() -> None:
     await message_log.flush()
 
 
-class _Flusher:
-    """One background task per event loop: flushes the recorders and runs the periodic jobs apps
-    register (message log pruning here, reservation expiry in `reservations`)."""
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task | None = None
-        self._jobs: dict[str, tuple[Callable[[], float], Callable[[], object]]] = {}
-
-    def every(self, name: str, interval: Callable[[], float], job: Callable[[], object]) -> None:
-        """Run the synchronous `job` in the database thread every `interval()` seconds."""
-        self._jobs[name] = (interval, job)
-
-    def ensure_running(self) -> None:
-        task = self._task
-        loop = asyncio.get_running_loop()
-        if task is not None and not task.done() and task.get_loop() is loop:
-            return
-        self._task = loop.create_task(self._run(), name="csms-recorders")
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_presence = 0.0
-        due = {name: loop.time() + interval() for name, (interval, _) in self._jobs.items()}
-        while True:
-            await asyncio.sleep(
-                min(settings.OCPP_PRESENCE_FLUSH_SECONDS, settings.OCPP_MESSAGE_LOG_FLUSH_SECONDS)
-            )
-            try:
-                await message_log.flush()
-                if loop.time() >= next_presence:
-                    await presence.flush()
-                    next_presence = loop.time() + settings.OCPP_PRESENCE_FLUSH_SECONDS
-            except Exception:
-                logger.exception("recorders: flush failed; retrying next interval")
-            for name, (interval, job) in list(self._jobs.items()):
-                if loop.time() < due.setdefault(name, loop.time() + interval()):
-                    continue
-                due[name] = loop.time() + interval()
-                try:
-                    result = await in_db_thread(job)()
-                    if result:
-                        logger.info("%s: %s", name, result)
-                except Exception:
-                    logger.exception("%s failed; retrying next interval", name)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await self._task
-            self._task = None
-
-
-flusher = _Flusher()
-flusher.every(
-    "message log retention",
-    lambda: settings.OCPP_HOUSEKEEPING_SECONDS,
-    prune_message_log,
-)
+async def flush_message_log_at_shutdown() -> None:
+    """The last flush before the process exits: what cannot be written now is lost, and said so."""
+    await message_log.flush()
+    if len(message_log):
+        logger.error(
+            "message log: %d entries could not be written before shutdown; lost", len(message_log)
+        )

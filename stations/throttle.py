@@ -26,8 +26,9 @@ no reason to lock anyone out: the throttle refuses wrong attempts cheaply, never
   (`slow_down`; at most MAX_HELD at once, the rest are answered at once): a guesser that waits for
   each answer, as scripts do, gets at most (its concurrency / the delay) attempts a second, and
   the handshakes it costs us cannot crowd out live stations. The right key is never delayed.
-- Refusals decided in memory are recorded in aggregate (`refusals`, written OCPP_PRESENCE_FLUSH_SECONDS
-  after the first one, then every interval while they keep coming; nothing runs while none do):
+- Refusals decided in memory are recorded in aggregate (`refusals`, written by a background job of
+  every worker every OCPP_PRESENCE_FLUSH_SECONDS and at shutdown, `record_refusals`; no database
+  work while there are none):
   per station, `failed_logins` raised by the count and one `LoginsThrottled` StationEvent with the
   addresses; per probing address one `UnknownStationsThrottled` event. A flood writes a few rows
   per interval, not one per attempt; a crash loses at most one interval of the tally.
@@ -56,6 +57,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models.signals import post_save
 
+from stations import background
 from stations.clock import utcnow
 from stations.db import in_db_thread
 from stations.models import Station
@@ -230,7 +232,7 @@ class IdentityIndex:
 
 
 class RefusalLog:
-    """Handshakes refused in memory, tallied until the flusher records them (`flush_refusals`).
+    """Handshakes refused in memory, tallied until their job records them (`flush_refusals`).
     Written from the event loop, taken from the database thread, hence the lock."""
 
     MAX_KEYS = 10_000  # identities and addresses tallied per interval; beyond, only counted
@@ -348,34 +350,15 @@ def refused_in_memory(identity: str, address: str, *, unknown: bool) -> None:
         refusals.probe(address, identity)
     else:
         refusals.station(identity, address)
-    _record_soon()
+    background.ensure_started()  # recorded by its job (a no-op once the jobs run)
 
 
-_recorder: asyncio.Task | None = None
-
-
-def _record_soon() -> None:
-    global _recorder
-    task = _recorder
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:  # not from a consumer: whoever tallied records the tally itself
-        return
-    if task is None or task.done() or task.get_loop() is not loop:
-        _recorder = loop.create_task(_record_while_refusing(), name="csms-refused-logins")
-
-
-async def _record_while_refusing() -> None:
-    while True:
-        await asyncio.sleep(settings.OCPP_PRESENCE_FLUSH_SECONDS)
-        try:
-            result = await in_db_thread(flush_refusals)()
-            if result:
-                logger.info("login throttle: %s", result)
-        except Exception:
-            logger.exception("login throttle: recording refused handshakes failed")
-        if refusals.empty():
-            return
+async def record_refusals() -> str | None:
+    """The background job's tick (every OCPP_PRESENCE_FLUSH_SECONDS, and once more at shutdown):
+    nothing to do, no database work."""
+    if refusals.empty():
+        return None
+    return await in_db_thread(flush_refusals)()
 
 
 _held = 0
@@ -409,8 +392,8 @@ def flush_refusals() -> str | None:
 
 def reset() -> None:
     """Forget everything (tests)."""
-    global _recorder, _held
-    _recorder, _held = None, 0
+    global _held
+    _held = 0
     by_identity.clear()
     by_address.clear()
     keys.clear()

@@ -8,8 +8,9 @@ A station can vanish in three silent ways, and each has its detector:
   the silence watch in each worker (`stations.liveness`) closes it after OCPP_SILENCE_TIMEOUT,
   through `station_silent`;
 - the worker process holding its socket dies (SIGKILL, out of memory): nothing in that process
-  can say so, and the row still reads connected. `mark_dead_connections_offline`, run by every
-  worker, marks it offline once its presence is older than any live worker would let it get.
+  can say so, and the row still reads connected. `mark_dead_connections_offline`, a job of the
+  whole cluster (one worker runs it: stations/background.py), marks it offline once its presence is
+  older than any live worker would let it get.
 
 Open transactions are never closed on a guess: the station may still deliver its queued
 StopTransaction. A station that boots again with a transaction open, or stays offline for
@@ -38,7 +39,7 @@ _open_unflagged = SelectOne(
 # Close codes a station may see, and what they mean (4000-4999 are the application's own).
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
-_CLOSE_REASONS = {
+_CLOSE_REASONS: dict[int | None, str] = {
     1000: "closed normally",
     1001: "going away",
     1006: "connection lost without a close frame",
@@ -97,8 +98,9 @@ def dead_connection_cutoff() -> float:
 
 
 def mark_dead_connections_offline() -> str:
-    """Rows still marked connected whose worker process died. Safe in every worker at once: each
-    row is released only if its session and stale presence are unchanged."""
+    """Rows still marked connected whose worker process died. Run once per cluster (the holder of
+    the cluster lock), yet safe in several workers at once: each row is released only if its
+    session and stale presence are unchanged."""
     if settings.OCPP_SILENCE_TIMEOUT <= 0:
         return ""
     now = utcnow()
@@ -108,6 +110,7 @@ def mark_dead_connections_offline() -> str:
     )
     released = []
     for identity, session, last_seen in stale:
+        assert last_seen is not None  # last_seen_at < cutoff: never NULL
         with transaction.atomic():
             if not Station.objects.filter(
                 pk=identity, session=session, connected=True, last_seen_at__lt=cutoff
@@ -146,7 +149,8 @@ def flag_open_transactions(identity: str, reason: FlagReason, detail: str) -> in
 
 
 def flag_stale_transactions() -> str:
-    """Open transactions of stations offline for longer than OCPP_STALE_TRANSACTION_AFTER."""
+    """Open transactions of stations offline for longer than OCPP_STALE_TRANSACTION_AFTER (a job of
+    the whole cluster)."""
     after = settings.OCPP_STALE_TRANSACTION_AFTER
     if after <= 0:
         return ""
