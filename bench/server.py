@@ -241,8 +241,10 @@ class CsmsServer(LoopbackServer):
             "warning",
             "--ws-max-size",
             "65536",
+            # bench.echo_asgi's router has no lifespan: the first socket starts the background
+            # jobs (csms_site/lifespan.py); "auto" notes that and goes on.
             "--lifespan",
-            "off",
+            "auto",
         ]
         if workers > 1:
             # A worker busy accepting thousands of sockets can miss the supervisor's 5 s health

@@ -79,8 +79,9 @@ class AsgiServer:
             "127.0.0.1",
             "--port",
             str(self.port),
+            # The lifespan starts and stops the background jobs (csms_site/lifespan.py).
             "--lifespan",
-            "off",
+            "on",
             *self.args,
         ]
 
