@@ -14,18 +14,28 @@ body and the log line name the right one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.urls import re_path
+from django.urls.resolvers import RegexPattern, URLPattern
 
 from stations import handshake
 from stations.consumers import StationConsumer
 
 logger = logging.getLogger("csms.connections")
 
+
+def websocket_route(route: str, application: Callable[..., Awaitable[None]]) -> URLPattern:
+    """`re_path(route, application)` for an ASGI application, as Channels' URLRouter takes them,
+    built as re_path builds it: django-stubs types re_path's view as a Django view only."""
+    return URLPattern(RegexPattern(route, is_endpoint=True), application)
+
+
 websocket_urlpatterns = [
-    re_path(r"^ocpp/(?P<version>1\.6|2\.0\.1)/(?P<station_id>[^/]+)/?$", StationConsumer.as_asgi()),
-    re_path(r"^ocpp/(?P<station_id>[^/]+)/?$", StationConsumer.as_asgi()),
+    websocket_route(
+        r"^ocpp/(?P<version>1\.6|2\.0\.1)/(?P<station_id>[^/]+)/?$", StationConsumer.as_asgi()
+    ),
+    websocket_route(r"^ocpp/(?P<station_id>[^/]+)/?$", StationConsumer.as_asgi()),
 ]
 
 NOT_FOUND = "No OCPP endpoint here: connect to /ocpp/<identity> or /ocpp/<1.6|2.0.1>/<identity>"
@@ -45,4 +55,4 @@ async def unrouted(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 # Last in the router's list: whatever no route above took.
-unrouted_pattern = re_path(r"", unrouted)
+unrouted_pattern = websocket_route(r"", unrouted)
