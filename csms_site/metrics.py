@@ -229,11 +229,11 @@ _csms_actions: frozenset[str] | None = None
 
 
 def command_finished(action: str, source: str, result: Any) -> None:
-    """A command's outcome, where it was asked for (stations.commands._record)."""
+    """A command's outcome, where it was asked for (stations.remote.delivery._record)."""
     global _csms_actions
     try:
         if _csms_actions is None:
-            from stations.commands import CSMS_ACTIONS
+            from stations.remote.catalog import CSMS_ACTIONS
 
             _csms_actions = frozenset(a for actions in CSMS_ACTIONS.values() for a in actions)
         label = action if action in _csms_actions else UNKNOWN

@@ -6,10 +6,8 @@ which goes through the same services as the REST API and answers with what the s
 
 from __future__ import annotations
 
-import json
 from functools import wraps
 
-from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -20,17 +18,14 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from dashboard import queries
-from dashboard.actions import (
-    ActionError,
-    command_for,
-    form_int,
-    require_confirmation,
-    reservation_request,
-)
 from reservations import services as reservation_services
 from reservations.models import Reservation
-from stations.commands import CommandRefused, CommandResult, Outcome, send_command_from_thread
 from stations.models import Connector, MessageLog, Station, Transaction
+from stations.remote import verdict
+from stations.remote.catalog import InputError, NotFound, spec_named
+from stations.remote.delivery import Route
+from stations.remote.operator import perform_from_thread
+from stations.remote.results import CommandRefused
 
 CONNECTOR_STATUSES = [
     "Available",
@@ -181,49 +176,6 @@ def reservation_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-# A station's answer that means "done" or "will do". Any other status (Rejected, Occupied,
-# UnlockFailed, NotImplemented…) is the station declining: shown as a warning, never as success.
-GOOD_STATUSES = {"Accepted", "Scheduled", "Unlocked"}
-
-
-def _declined(station_id: str, what: str, answer: dict) -> str:
-    """`CP_1 did not accept Reset: Rejected (reason: …)`, with the 2.0.1 statusInfo if given."""
-    message = f"{station_id} did not accept {what}: {answer.get('status') or 'no status'}"
-    info = answer.get("statusInfo")
-    if isinstance(info, dict) and (info.get("reasonCode") or info.get("additionalInfo")):
-        reason = " — ".join(str(info[k]) for k in ("reasonCode", "additionalInfo") if info.get(k))
-        message += f" (reason: {reason})"
-    return message
-
-
-def _answer(result: CommandResult, station_id: str, what: str) -> dict:
-    """What the page shows: `ok` only when the station accepted; `level` picks the style."""
-    ok, level = False, "error"
-    if result.outcome == Outcome.ANSWERED:
-        answer = result.payload if isinstance(result.payload, dict) else {}
-        if "status" not in answer or answer["status"] in GOOD_STATUSES:
-            ok, level = True, "ok"
-            message = f"{station_id} answered {what}: {json.dumps(result.payload)}"
-        else:
-            level = "warning"
-            message = _declined(station_id, what, answer)
-    elif result.outcome == Outcome.TIMEOUT:
-        message = f"{station_id} did not answer {what} within {settings.OCPP_CALL_TIMEOUT:g} s"
-    elif result.outcome == Outcome.NOT_CONNECTED:
-        message = f"{station_id} is not connected"
-    elif result.outcome == Outcome.CALL_ERROR:
-        message = f"{station_id} refused {what}: {result.error_code} {result.description}"
-    else:
-        message = f"{station_id} answered {what} with an invalid payload"
-    return {
-        "ok": ok,
-        "level": level,
-        "outcome": result.outcome,
-        "answer": result.payload,
-        "message": message,
-    }
-
-
 def _reply(request: HttpRequest, station: Station, body: dict, status: int = 200) -> HttpResponse:
     """JSON for live.js; a small page for a form posted without JavaScript."""
     if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
@@ -243,30 +195,22 @@ def _refused(error: Exception) -> dict:
 @require_POST
 @operators_only
 def station_action(request: HttpRequest, station_id: str, action: str) -> HttpResponse:
+    """A button: the command its declaration names (`stations.remote.catalog`), the operator's
+    form read into its typed input, the station's answer judged by `verdict.judge`."""
     station = get_object_or_404(Station, pk=station_id)
-    form = request.POST
+    where = Route(station.pk, station.protocol, station.channel_name if station.connected else "")
     try:
-        if action == "reserve":
-            result = async_to_sync(reservation_services.reserve)(
-                user=request.user, station_id=station.pk, **reservation_request(form)
-            )
-            what = f"ReserveNow #{result.reservation.pk}"
-            return _reply(request, station, _answer(result.command, station.pk, what))
-        if action == "cancel-reservation":
-            reservation = get_object_or_404(
-                Reservation, pk=form_int(form, "reservation_id"), station=station
-            )
-            result = async_to_sync(reservation_services.cancel)(reservation, user=request.user)
-            what = f"CancelReservation #{reservation.pk}"
-            return _reply(request, station, _answer(result.command, station.pk, what))
-        fields = dict(form.items())
-        ocpp_action, payload = command_for(action, station.protocol or "2.0.1", fields)
-        require_confirmation(action, fields)
-        result = send_command_from_thread(
-            station.pk, ocpp_action, payload, requested_by=request.user, source="dashboard"
+        spec = spec_named(action)
+        value = spec.read(request.POST)
+        if spec.confirm is not None and (warning := spec.confirm(value, request.POST)):
+            raise InputError(warning)
+        what, result = perform_from_thread(
+            spec, value, where, user=request.user, source="dashboard"
         )
-        return _reply(request, station, _answer(result, station.pk, ocpp_action))
-    except (ActionError, CommandRefused) as error:
+        return _reply(request, station, verdict.judge(result, station.pk, what).as_dict(result))
+    except NotFound as error:
+        return _reply(request, station, _refused(error), status=404)
+    except (InputError, CommandRefused) as error:
         return _reply(request, station, _refused(error), status=400)
     except (
         reservation_services.NothingAvailable,

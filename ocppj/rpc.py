@@ -235,15 +235,22 @@ class RpcEndpoint:
     # --- outgoing -------------------------------------------------------------------------------
 
     async def call(
-        self, action: str, payload: dict[str, Any], *, timeout: float | None = None
+        self,
+        action: str,
+        payload: dict[str, Any],
+        *,
+        timeout: float | None = None,
+        validated: bool = False,
     ) -> dict[str, Any]:
         """Send a CALL and return the peer's CALLRESULT payload.
 
         Raises OcppError if `payload` breaks the action's request schema (nothing is sent),
         CallErrorReceived on a CALLERROR, InvalidResponse on a CALLRESULT that breaks the
-        response schema, and TimeoutError when no answer arrives in time.
+        response schema, and TimeoutError when no answer arrives in time. `validated`: the
+        caller has checked the payload against the schema already (it is not checked twice).
         """
-        schemas.validate(self.version, action, schemas.REQUEST, payload)
+        if not validated:
+            schemas.validate(self.version, action, schemas.REQUEST, payload)
         if not self._traced:
             return await self._call(action, payload, timeout)
         with telemetry.tracer.start_as_current_span(

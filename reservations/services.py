@@ -21,10 +21,11 @@ from django.db.models import Q
 
 from reservations.models import Reservation
 from stations.clock import ocpp_time, utcnow
-from stations.commands import CommandResult, Outcome, send_command
 from stations.db import in_db_thread
 from stations.events import publish
 from stations.models import Connector, RegistrationStatus, Station, StationEvent
+from stations.remote.delivery import send_command
+from stations.remote.results import CommandResult, Outcome
 
 _STATION_UPDATES = {"Expired": Reservation.Status.EXPIRED, "Removed": Reservation.Status.REMOVED}
 _ANSWERS = {
@@ -42,6 +43,20 @@ class NothingAvailable(Exception):
 
 class ReservationConflict(Exception):
     """The named connector is already reserved."""
+
+
+@dataclass(frozen=True)
+class ReservationRequest:
+    """What a driver or an operator asks for. No station: any connected one with a free
+    connector; no EVSE: any free one of the station; `reservation_id`: replace that reservation
+    (OCPP's ReserveNow with a known id updates it)."""
+
+    id_token: str
+    expires_at: datetime
+    station_id: str | None = None
+    evse_id: int | None = None
+    connector_id: int | None = None
+    reservation_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -169,17 +184,11 @@ def _connectable() -> Q:
     return Q(connected=True, registration_status=RegistrationStatus.ACCEPTED)
 
 
-def reservation_claim(
-    *,
-    user: Any,
-    id_token: str,
-    expires_at: datetime,
-    station_id: str | None = None,
-    evse_id: int | None = None,
-    connector_id: int | None = None,
-    reservation_id: int | None = None,
-) -> Reservation:
+def reservation_claim(*, user: Any, request: ReservationRequest) -> Reservation:
     """Lock, then check, then store a pending reservation (one transaction)."""
+    id_token, expires_at = request.id_token, request.expires_at
+    station_id, evse_id, connector_id = request.station_id, request.evse_id, request.connector_id
+    reservation_id = request.reservation_id
     with transaction.atomic():
         replacing = None
         if reservation_id is not None:
@@ -213,6 +222,7 @@ def reservation_claim(
                     raise NothingAvailable(f"No such Charge Point. [{station_id}]")
                 continue
             exclude = replacing.pk if replacing else None
+            chosen: tuple[int | None, int | None] | None
             if evse_id is not None:
                 if _active_on(candidate, evse_id, exclude):
                     raise ReservationConflict(f"EVSE {evse_id} of {candidate} is already reserved")
@@ -297,9 +307,9 @@ def _apply_answer(reservation_id: int, result: CommandResult) -> tuple[Reservati
     return reservation, station_status
 
 
-async def reserve(*, user: Any, **request: Any) -> ReservationResult:
+async def reserve(*, user: Any, request: ReservationRequest) -> ReservationResult:
     """Claim a connector, send ReserveNow, record and return the station's answer."""
-    claimed = await in_db_thread(reservation_claim)(user=user, **request)
+    claimed = await in_db_thread(reservation_claim)(user=user, request=request)
     protocol = await in_db_thread(
         lambda: Station.objects.values_list("protocol", flat=True).get(pk=claimed.station_id)
     )()
@@ -312,6 +322,11 @@ async def reserve(*, user: Any, **request: Any) -> ReservationResult:
     )
     reservation, station_status = await in_db_thread(_apply_answer)(claimed.pk, result)
     return ReservationResult(reservation, result, station_status)
+
+
+@in_db_thread
+def reservation_of(station_id: str, reservation_id: int) -> Reservation | None:
+    return Reservation.objects.filter(pk=reservation_id, station_id=station_id).first()
 
 
 def _mark_cancelled(reservation_id: int) -> Reservation:

@@ -10,8 +10,7 @@ string a station sends is untrusted input: it is rendered through Django's autoe
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import async_to_sync
 from django import forms
@@ -21,8 +20,6 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
-from dashboard.actions import command_for
-from stations.commands import CommandRefused, CommandResult, Outcome, send_command
 from stations.models import (
     Connector,
     IdToken,
@@ -34,10 +31,26 @@ from stations.models import (
     TransactionEvent,
 )
 from stations.passwords import ALGORITHM, make_station_password, validate_station_password
+from stations.remote import verdict
+from stations.remote.catalog import (
+    AVAILABILITY,
+    RESET,
+    TRIGGER,
+    AvailabilityInput,
+    CommandSpec,
+    ResetInput,
+    TriggerInput,
+)
+from stations.remote.delivery import Route
+from stations.remote.operator import perform
+from stations.remote.results import CommandRefused
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
 
 FRAME_PREVIEW_CHARS = 120
-# Answers that mean "done" or "will do"; anything else (Rejected, NotImplemented…) is a warning.
-GOOD_ANSWERS = {"Accepted", "Scheduled"}
+# How a verdict's level shows as an admin message.
+MESSAGE_LEVELS = {"ok": messages.SUCCESS, "warning": messages.WARNING, "error": messages.ERROR}
 
 
 class ReadOnlyAdminMixin:
@@ -118,11 +131,18 @@ class StationAdminForm(forms.ModelForm):
 
 class ConnectorInline(ReadOnlyTabularInline):
     model = Connector
-    fields = ["evse_id", "connector_id", "status", "error_code", "info", "status_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "evse_id",
+        "connector_id",
+        "status",
+        "error_code",
+        "info",
+        "status_at",
+    )
 
 
-STATION_REPORTED_FIELDS = [
+# Tuples: a fieldset's "fields" takes these as they are (a list[str] would not type-check).
+STATION_REPORTED_FIELDS = (
     "vendor",
     "model",
     "serial_number",
@@ -138,8 +158,8 @@ STATION_REPORTED_FIELDS = [
     "last_seen_at",
     "status",
     "error_code",
-]
-CONNECTION_FIELDS = [
+)
+CONNECTION_FIELDS = (
     "connected",
     "protocol",
     "session",
@@ -147,14 +167,14 @@ CONNECTION_FIELDS = [
     "connected_at",
     "disconnected_at",
     "remote_address",
-]
-SECURITY_FIELDS = [
+)
+SECURITY_FIELDS = (
     "password_summary",
     "failed_logins",
     "last_failed_login_at",
     "last_failed_login_address",
     "created_at",
-]
+)
 
 
 @admin.register(Station)
@@ -199,7 +219,7 @@ class StationAdmin(admin.ModelAdmin):
             fields.insert(0, "id")
         return fields
 
-    def get_fieldsets(self, request: HttpRequest, obj: Station | None = None) -> list:
+    def get_fieldsets(self, request: HttpRequest, obj: Station | None = None) -> _FieldsetSpec:
         """On the add page only what an operator decides is shown: nothing has been reported
         yet, and empty read-only sections would only suggest otherwise."""
         if obj is None:
@@ -220,12 +240,12 @@ class StationAdmin(admin.ModelAdmin):
             return "Set, in an unknown format (the station cannot log in; set a new password)"
         return f"Set (salted {algorithm})"
 
-    # Commands to the selected stations. They go through `send_command`, like the REST API and the
-    # dashboard, so they are recorded (source "admin") and refused the same way.
+    # Commands to the selected stations, from the declarations of `stations.remote.catalog`, like
+    # the REST API and the dashboard: recorded (source "admin"), refused and judged the same way.
 
     @admin.action(permissions=["change"], description="Reset (soft) selected stations")
     def reset_stations(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
-        self._send_to_stations(request, queryset, "reset", {"type": "soft"})
+        self._send_to_stations(request, queryset, RESET, ResetInput(hard=False))
 
     @admin.action(permissions=["change"], description="Reset (hard) selected stations")
     def hard_reset_stations(
@@ -235,7 +255,7 @@ class StationAdmin(admin.ModelAdmin):
         it first shows what it will do and runs only when that page is confirmed (`post=yes`)."""
         if request.POST.get("post") != "yes":
             return self._confirm_hard_reset(request, queryset)
-        self._send_to_stations(request, queryset, "reset", {"type": "hard"})
+        self._send_to_stations(request, queryset, RESET, ResetInput(hard=True))
         return None
 
     def _confirm_hard_reset(
@@ -267,78 +287,54 @@ class StationAdmin(admin.ModelAdmin):
 
     @admin.action(permissions=["change"], description="Make selected stations available")
     def make_stations_available(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
-        self._send_to_stations(
-            request, queryset, "availability", {"state": "operative", "evse_id": "0"}
-        )
+        self._send_to_stations(request, queryset, AVAILABILITY, AvailabilityInput(operative=True))
 
     @admin.action(permissions=["change"], description="Make selected stations unavailable")
     def make_stations_unavailable(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
-        self._send_to_stations(
-            request, queryset, "availability", {"state": "inoperative", "evse_id": "0"}
-        )
+        self._send_to_stations(request, queryset, AVAILABILITY, AvailabilityInput(operative=False))
 
     @admin.action(
         permissions=["change"], description="Trigger a status report (StatusNotification)"
     )
     def trigger_status(self, request: HttpRequest, queryset: QuerySet[Station]) -> None:
-        self._send_to_stations(request, queryset, "trigger", {"message": "StatusNotification"})
+        self._send_to_stations(request, queryset, TRIGGER, TriggerInput("StatusNotification"))
 
     def _send_to_stations(
-        self, request: HttpRequest, queryset: QuerySet[Station], button: str, form: dict[str, str]
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Station],
+        spec: CommandSpec[Any],
+        value: Any,
     ) -> None:
-        """Send one dashboard button's command to every selected station at once, then report
-        each station's outcome as its own message.
+        """Send one declared command to every selected station at once, then report each
+        station's outcome as its own message.
 
         The stations are independent, so the commands run concurrently: the page waits for the
         slowest station (at most the call timeout), not for the sum of them.
         """
-        commands = [
-            (station_id, *command_for(button, protocol or "2.0.1", form))
-            for station_id, protocol in queryset.order_by("pk").values_list("pk", "protocol")
+        routes = [
+            Route(pk, protocol, channel if connected else "")
+            for pk, protocol, connected, channel in queryset.order_by("pk").values_list(
+                "pk", "protocol", "connected", "channel_name"
+            )
         ]
 
-        async def send(
-            station_id: str, action: str, payload: dict
-        ) -> CommandResult | CommandRefused:
+        async def send(where: Route) -> verdict.Verdict:
             try:
-                return await send_command(
-                    station_id, action, payload, requested_by=request.user, source="admin"
-                )
+                what, result = await perform(spec, value, where, user=request.user, source="admin")
             except CommandRefused as refused:
-                return refused
+                return verdict.refused(where.station_id, spec.label, refused)
+            return verdict.judge(result, where.station_id, what)
 
-        async def send_all() -> list[CommandResult | CommandRefused]:
-            return await asyncio.gather(*(send(*command) for command in commands))
+        async def send_all() -> list[verdict.Verdict]:
+            return await asyncio.gather(*(send(where) for where in routes))
 
-        results = async_to_sync(send_all)()
-        for (station_id, action, _), result in zip(commands, results, strict=True):
+        for judged in async_to_sync(send_all)():
             # Plain strings: message_user escapes them, and the answers are station-supplied text.
-            self.message_user(request, *_report(station_id, action, result))
-
-
-def _report(
-    station_id: str, action: str, result: CommandResult | CommandRefused
-) -> tuple[str, int]:
-    """(message, level) for one station's outcome."""
-    if isinstance(result, CommandRefused):
-        return f"{station_id}: {action} not sent: {result.message}", messages.ERROR
-    if result.outcome == Outcome.ANSWERED:
-        answer = result.payload or {}
-        level = messages.SUCCESS if answer.get("status") in GOOD_ANSWERS else messages.WARNING
-        return f"{station_id} answered {action}: {json.dumps(answer)}", level
-    if result.outcome == Outcome.NOT_CONNECTED:
-        return f"{station_id} is not connected", messages.WARNING
-    if result.outcome == Outcome.TIMEOUT:
-        return f"{station_id} did not answer {action} in time", messages.ERROR
-    if result.outcome == Outcome.CALL_ERROR:
-        return (
-            f"{station_id} refused {action}: {result.error_code} {result.description}".rstrip(),
-            messages.ERROR,
-        )
-    return (
-        f"{station_id} answered {action} with an invalid payload: {json.dumps(result.payload)}",
-        messages.ERROR,
-    )
+            message = judged.message
+            if judged.outcome == "refused":
+                message = f"{judged.station_id}: {spec.label} not sent: {message}"
+            self.message_user(request, message, MESSAGE_LEVELS[judged.level])
 
 
 # --- Transactions -------------------------------------------------------------------------------
@@ -346,14 +342,20 @@ def _report(
 
 class MeterSampleInline(ReadOnlyTabularInline):
     model = MeterSample
-    fields = ["timestamp", "measurand", "phase", "unit", "context", "location", "value"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "timestamp",
+        "measurand",
+        "phase",
+        "unit",
+        "context",
+        "location",
+        "value",
+    )
 
 
 class TransactionEventInline(ReadOnlyTabularInline):
     model = TransactionEvent
-    fields = ["seq_no", "event_type", "trigger_reason", "timestamp", "offline"]
-    readonly_fields = fields
+    fields = readonly_fields = ("seq_no", "event_type", "trigger_reason", "timestamp", "offline")
 
 
 @admin.register(Transaction)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
@@ -28,13 +28,13 @@ from csms_site import metrics
 from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
 from stations import background, handshake, throttle
-from stations.commands import Outcome
 from stations.db import in_db_thread
 from stations.identity import is_valid_identity, station_group
 from stations.liveness import silence_watch
 from stations.ocpp import SESSIONS, StationSession
 from stations.passwords import parse_basic_authorization
 from stations.recorders import message_log, presence
+from stations.remote.results import Outcome
 from stations.services.connections import Admission, Credentials, station_admit
 from stations.services.liveness import (
     CLOSE_REPLACED,
@@ -42,6 +42,9 @@ from stations.services.liveness import (
     station_disconnected,
     station_silent,
 )
+
+if TYPE_CHECKING:
+    from asgiref.typing import WebSocketConnectEvent, WebSocketDisconnectEvent
 
 logger = logging.getLogger("csms.connections")
 frame_logger = logging.getLogger("csms.frames")
@@ -83,7 +86,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
     released: bool = False  # the station row was already marked offline for this socket
     socket_closed: bool = False  # disconnect ran: nothing more can be sent
 
-    async def websocket_connect(self, message: dict[str, Any]) -> None:
+    async def websocket_connect(self, message: WebSocketConnectEvent) -> None:
         # The station's trace context (handshake headers) parents everything on this socket.
         self.trace_context = telemetry.context_from_headers(handshake.text_headers(self.scope))
         with telemetry.tracer.start_as_current_span(
@@ -93,7 +96,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             span.set_attribute("ocpp.station_id", self.identity or "")
             span.set_attribute("ocpp.admitted", self.rpc is not None)
 
-    async def _connect(self, message: dict[str, Any]) -> None:
+    async def _connect(self, message: WebSocketConnectEvent) -> None:
         kwargs = self.scope["url_route"]["kwargs"]
         identity = kwargs["station_id"]
         address = handshake.client_address(self.scope)
@@ -181,7 +184,12 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         return None
 
     async def _admit(
-        self, identity: str, address: str, subprotocol: str, version: str, admission: Admission
+        self,
+        identity: str,
+        address: str,
+        subprotocol: str | None,
+        version: str,
+        admission: Admission,
     ) -> None:
         self.identity = identity
         self.session_number = admission.session
@@ -223,6 +231,8 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
                 )
             )
             return
+        if text_data is None:
+            return  # neither text nor bytes: no frame (ASGI servers always send one of them)
         if frame_too_big(text_data):
             logger.warning(
                 "%s: frame of %d characters exceeds OCPP_MAX_FRAME_BYTES (%d bytes); closing",
@@ -237,7 +247,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             return
         await self.rpc.receive(text_data)
 
-    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+    async def websocket_disconnect(self, message: WebSocketDisconnectEvent) -> None:
         """Channels' own, less its hop to the database thread (`aclose_old_connections`) after
         `disconnect`: a refused handshake then costs that thread nothing (a flood of them would
         queue a hop each ahead of live stations' work, and with CONN_MAX_AGE=0 close the
@@ -336,7 +346,12 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             try:
                 if self.session is not None:
                     self.session.command_sent(action, payload)
-                answer = await self.rpc.call(action, payload, timeout=event.get("timeout"))
+                answer = await self.rpc.call(
+                    action,
+                    payload,
+                    timeout=event.get("timeout"),
+                    validated=event.get("checked", False),
+                )
                 reply = {"outcome": Outcome.ANSWERED, "payload": answer}
                 self._note_trigger(action, payload, answer)
             except CallErrorReceived as error:

@@ -12,9 +12,28 @@ column type only where the backend needs it (datetimes on SQLite). Everything el
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.db import connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models.expressions import Col
+
+M = TypeVar("M", bound=models.Model)
+Adapter = Callable[[Any], Any]
+Converter = Callable[[Any, Col, BaseDatabaseWrapper], Any]
+
+
+def concrete_field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """The model's concrete field `name` (a relation's own column, not its reverse)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
+def column(field: models.Field[Any, Any]) -> str:
+    assert field.column is not None, field
+    return field.column
 
 
 class BulkInsert:
@@ -31,18 +50,20 @@ class BulkInsert:
         ignore_conflicts: bool = False,
     ) -> None:
         self.model = model
-        self.fields = [model._meta.get_field(name) for name in fields]
+        self.fields = [concrete_field(model, name) for name in fields]
         self.ignore_conflicts = ignore_conflicts
-        self._prepared: dict[str, tuple[str, str, str, list[Callable[[Any], Any] | None]]] = {}
+        self._prepared: dict[str, tuple[str, str, str, list[Adapter | None]]] = {}
 
-    def _prepare(self, connection) -> tuple[str, str, str, list[Callable[[Any], Any] | None]]:
+    def _prepare(
+        self, connection: BaseDatabaseWrapper
+    ) -> tuple[str, str, str, list[Adapter | None]]:
         prepared = self._prepared.get(connection.vendor)
         if prepared is None:
             quote = connection.ops.quote_name
-            columns = ", ".join(quote(f.column) for f in self.fields)
+            columns = ", ".join(quote(column(f)) for f in self.fields)
             head = f"INSERT INTO {quote(self.model._meta.db_table)} ({columns}) VALUES "
             row = f"({', '.join(['%s'] * len(self.fields))})"
-            adapters = [
+            adapters: list[Adapter | None] = [
                 connection.ops.adapt_datetimefield_value
                 if isinstance(f, models.DateTimeField) and connection.vendor == "sqlite"
                 else None
@@ -89,53 +110,55 @@ class Upsert(BulkInsert):
         self, model: type[models.Model], fields: Sequence[str], *, unique: Sequence[str]
     ) -> None:
         super().__init__(model, fields)
-        self.unique = [model._meta.get_field(name) for name in unique]
+        self.unique = [concrete_field(model, name) for name in unique]
 
     def _suffix(self, quote: Callable[[str], str]) -> str:
-        conflict = ", ".join(quote(f.column) for f in self.unique)
+        conflict = ", ".join(quote(column(f)) for f in self.unique)
         updates = ", ".join(
-            f"{quote(f.column)} = EXCLUDED.{quote(f.column)}"
+            f"{quote(column(f))} = EXCLUDED.{quote(column(f))}"
             for f in self.fields
             if f not in self.unique
         )
         return f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
 
 
-class SelectOne:
+class SelectOne(Generic[M]):
     """`Model.objects.filter(a=…, b=…).first()` with the SQL built once: every concrete column,
     equality on `lookups` (field names) plus an optional fixed `condition`, and FOR UPDATE where
-    the database has it (SQLite serialises writers anyway)."""
+    the database has it (SQLite serialises writers anyway). `get` returns the model's own type."""
 
     def __init__(
         self,
-        model: type[models.Model],
+        model: type[M],
         lookups: Sequence[str],
         *,
         condition: Callable[[Callable[[str], str]], str] | None = None,
         for_update: bool = False,
     ) -> None:
         self.model = model
-        self.lookups = [model._meta.get_field(name) for name in lookups]
+        self.lookups = [concrete_field(model, name) for name in lookups]
         self.condition = condition
         self.for_update = for_update
         self.attnames = [f.attname for f in model._meta.concrete_fields]
-        self._prepared: dict[str, tuple[str, list[list[tuple[Callable, Any]]]]] = {}
+        self._prepared: dict[str, tuple[str, list[list[tuple[Converter, Col]]]]] = {}
 
-    def _prepare(self, connection) -> tuple[str, list[list[tuple[Callable, Any]]]]:
+    def _prepare(
+        self, connection: BaseDatabaseWrapper
+    ) -> tuple[str, list[list[tuple[Converter, Col]]]]:
         prepared = self._prepared.get(connection.vendor)
         if prepared is None:
             quote = connection.ops.quote_name
             meta = self.model._meta
-            columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
-            where = [f"{quote(f.column)} = %s" for f in self.lookups]
+            selected = ", ".join(quote(column(f)) for f in meta.concrete_fields)
+            where = [f"{quote(column(f))} = %s" for f in self.lookups]
             if self.condition:
                 where.append(self.condition(quote))
-            sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {' AND '.join(where)}"
+            sql = f"SELECT {selected} FROM {quote(meta.db_table)} WHERE {' AND '.join(where)}"
             if self.for_update and connection.features.has_select_for_update:
                 sql += " FOR UPDATE"
             # The ORM's own converters (e.g. SQLite's text → aware datetime, 0/1 → bool).
             columns = [f.get_col(meta.db_table) for f in meta.concrete_fields]
-            converters = [
+            converters: list[list[tuple[Converter, Col]]] = [
                 [
                     (converter, col)
                     for converter in connection.ops.get_db_converters(col)
@@ -146,7 +169,7 @@ class SelectOne:
             prepared = self._prepared[connection.vendor] = (sql, converters)
         return prepared
 
-    def get(self, *values: Any, using: str = "default") -> models.Model | None:
+    def get(self, *values: Any, using: str = "default") -> M | None:
         connection = connections[using]
         sql, converters = self._prepare(connection)
         with connection.cursor() as cursor:
@@ -154,14 +177,16 @@ class SelectOne:
             row = cursor.fetchone()
         if row is None:
             return None
-        row = list(row)
+        values_out = list(row)
         for i, column_converters in enumerate(converters):
             for converter, col in column_converters:
-                row[i] = converter(row[i], col, connection)
-        return self.model.from_db(using, self.attnames, row)
+                values_out[i] = converter(values_out[i], col, connection)
+        return self.model.from_db(using, self.attnames, values_out)
 
 
-_UPDATES: dict[tuple[type[models.Model], tuple[str, ...], str], tuple[str, list]] = {}
+_UPDATES: dict[
+    tuple[type[models.Model], tuple[str, ...], str], tuple[str, list[models.Field[Any, Any]]]
+] = {}
 
 
 def update_fields(instance: models.Model, names: Sequence[str], using: str = "default") -> None:
@@ -174,9 +199,10 @@ def update_fields(instance: models.Model, names: Sequence[str], using: str = "de
     if prepared is None:
         meta = instance._meta
         quote = connection.ops.quote_name
-        fields = [meta.get_field(name) for name in names]
-        assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.column)} = %s"
+        fields = [concrete_field(type(instance), name) for name in names]
+        assignments = ", ".join(f"{quote(column(f))} = %s" for f in fields)
+        assert meta.pk is not None
+        sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(column(meta.pk))} = %s"
         prepared = _UPDATES[key] = (sql, fields)
     sql, fields = prepared
     values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
@@ -196,11 +222,13 @@ def set_column(
     """`model.objects.filter(pk__in=pks).update(name=value)` without the compiler, which prepares
     every value of a long IN list on its own (presence updates of thousands of stations)."""
     connection = connections[using]
-    field = model._meta.get_field(name)
+    field = concrete_field(model, name)
     quote = connection.ops.quote_name
+    pk = model._meta.pk
+    assert pk is not None
     prefix = (
-        f"UPDATE {quote(model._meta.db_table)} SET {quote(field.column)} = %s"
-        f" WHERE {quote(model._meta.pk.column)} IN "
+        f"UPDATE {quote(model._meta.db_table)} SET {quote(column(field))} = %s"
+        f" WHERE {quote(column(pk))} IN "
     )
     prepared = field.get_db_prep_save(value, connection)
     with connection.cursor() as cursor:

@@ -132,7 +132,7 @@ async def test_all_selected_stations_are_sent_to_at_once(make_station, admin_cli
     await old.send([3, call_1[1], {"status": "Accepted"}])
     assert await reported(admin_client, await request) == [
         ("success", 'CP_1 answered Reset: {"status": "Accepted"}'),
-        ("warning", 'CP_2 answered Reset: {"status": "Rejected"}'),
+        ("warning", "CP_2 did not accept Reset: Rejected"),
     ]
     commands = [
         (command.station_id, command.source, command.outcome, command.requested_by.username)
@@ -155,7 +155,7 @@ async def test_a_station_that_is_not_connected_does_not_hold_up_the_others(
     await answer(station)
     assert await reported(admin_client, await request) == [
         ("success", 'CP_1 answered Reset: {"status": "Accepted"}'),
-        ("warning", "CP_2 is not connected"),
+        ("error", "CP_2 is not connected"),
     ]
     outcomes = [
         (command.station_id, command.source, command.outcome)
@@ -186,7 +186,7 @@ async def test_a_station_that_does_not_answer_is_reported(make_station, admin_cl
     station = await connect(make_station, "CP_1", "2.0.1")
     response = await run_action(admin_client, "reset_stations", "CP_1")
     assert await reported(admin_client, response) == [
-        ("error", "CP_1 did not answer Reset in time")
+        ("error", "CP_1 did not answer Reset within 0.3 s")
     ]
     await station.receive()  # the CALL went out
     await station.close()

@@ -15,7 +15,7 @@ from tests.ocpp_client import OcppTestClient
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RESET = {"1.6": {"type": "Hard"}, "2.0.1": {"type": "Immediate"}}
-RESET_DEFAULT = {"1.6": {"type": "Soft"}, "2.0.1": {"type": "Immediate"}}
+RESET_DEFAULT = {"1.6": {"type": "Soft"}, "2.0.1": {"type": "OnIdle"}}  # never interrupts
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 
-from stations.commands import CommandRefused, Outcome, send_command
+from stations.models import Command
+from stations.remote.delivery import send_command
+from stations.remote.results import CommandRefused, Outcome
 from tests.ocpp_client import OcppTestClient, status_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,7 +66,13 @@ async def test_a_station_that_is_not_connected_is_reported(make_station):
     await make_station("CP_OFF")
     result = await send_command("CP_OFF", "ClearCache", {})
     assert result.outcome == Outcome.NOT_CONNECTED
-    assert (await send_command("NOBODY", "ClearCache", {})).outcome == Outcome.NOT_CONNECTED
+
+
+async def test_a_station_the_csms_does_not_know_is_refused_and_nothing_is_recorded(db):
+    with pytest.raises(CommandRefused) as refused:
+        await send_command("NOBODY", "ClearCache", {})
+    assert (refused.value.code, refused.value.message) == ("unknown_station", "No such station: NOBODY")
+    assert not await Command.objects.aexists()
 
 
 async def test_an_action_the_version_lacks_is_refused_with_the_valid_ones(booted, version):

@@ -1,7 +1,7 @@
 """The emulator against an independent central system: the `ocpp` library's ChargePoint behind a
 plain `websockets` server, written here and sharing no code with our CSMS.
 
-Every command of `stations.commands.CSMS_ACTIONS` is sent to the emulator with the library's `call`
+Every command of `stations.remote.catalog.CSMS_ACTIONS` is sent to the emulator with the library's `call`
 dataclasses (so the library validates what goes out and what comes back), and every message the
 emulator sends is validated by the library before it is recorded. The tests wait for the messages
 they expect, never for time to pass.
@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import websockets
+from ocpp.charge_point import ChargePoint
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
 from ocpp.v16 import call as call16
@@ -36,7 +37,9 @@ from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 
 from emulator.station import EmulatedStation, StationOptions
-from stations.commands import CSMS_ACTIONS
+from stations.remote.catalog import CSMS_ACTIONS
+from tests.emulated import WatchedStation, shut_down
+from tests.ocpp_client import ws_subprotocols
 
 TIMEOUT = 5.0
 VENDOR = "org.example.emulator"
@@ -50,46 +53,6 @@ POWER = "Power.Active.Import"
 def timestamp(offset: float = 0.0) -> str:
     moment = datetime.now(UTC) + timedelta(seconds=offset)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-class _NotifyingEvent(asyncio.Event):
-    def __init__(self, changed: asyncio.Event):
-        super().__init__()
-        self._notify = changed
-
-    def set(self) -> None:
-        super().set()
-        self._notify.set()
-
-    def clear(self) -> None:
-        super().clear()
-        self._notify.set()
-
-
-class StationWatch:
-    """Wakes a test whenever the station queues a transaction message or goes on- or offline,
-    so it can wait for a state of the station without polling. Attach before `run()`."""
-
-    def __init__(self, station: EmulatedStation):
-        self.changed = asyncio.Event()
-        enqueue = station.enqueue
-
-        def enqueue_and_notify(*args: Any, **kwargs: Any) -> None:
-            enqueue(*args, **kwargs)
-            self.changed.set()
-
-        station.enqueue = enqueue_and_notify
-        station.online = _NotifyingEvent(self.changed)
-
-    async def until(self, predicate: Callable[[], bool], timeout: float = TIMEOUT) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-
-async def until(station: EmulatedStation, predicate: Callable[[], bool]) -> None:
-    await station.watch.until(predicate)
 
 
 # --- the independent central system ---------------------------------------------------------------
@@ -128,7 +91,10 @@ class CentralSystem:
 
     async def start(self) -> CentralSystem:
         self.server = await websockets.serve(
-            self._serve, "127.0.0.1", self.port, subprotocols=[SUBPROTOCOL[self.version]]
+            self._serve,
+            "127.0.0.1",
+            self.port,
+            subprotocols=ws_subprotocols([SUBPROTOCOL[self.version]]),
         )
         self.port = self.server.sockets[0].getsockname()[1]
         return self
@@ -269,7 +235,7 @@ class CentralSystem:
         return started["transactionInfo"]["transactionId"]
 
 
-class _Recording:
+class _Recording(ChargePoint):
     """Record every CALL the station sends once the library validated it and the handler ran,
     just before the answer goes out (so a test that sees it also sees the handler's effects)."""
 
@@ -405,13 +371,8 @@ async def csms(version):
 
 
 async def shutdown(station: EmulatedStation, task: asyncio.Task) -> None:
-    station.stop()
-    station.close_connection()
-    try:
-        await asyncio.wait_for(asyncio.shield(task), 1)
-    except TimeoutError:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+    """`shut_down`, and the station's background tasks are cancelled too."""
+    await shut_down(station, task, 1)
     background = [t for t in station._tasks if not t.done()]
     for t in background:
         t.cancel()
@@ -421,11 +382,11 @@ async def shutdown(station: EmulatedStation, task: asyncio.Task) -> None:
 @pytest.fixture
 async def start(csms):
     """Start an emulated station against `csms`; by default wait until it is online."""
-    running: list[tuple[EmulatedStation, asyncio.Task]] = []
+    running: list[tuple[WatchedStation, asyncio.Task]] = []
 
     async def start(
         *, online: bool = True, url: str | None = None, **overrides: Any
-    ) -> EmulatedStation:
+    ) -> WatchedStation:
         options: dict[str, Any] = {
             "identity": "CP_EMU",
             "url": url or csms.url,
@@ -435,8 +396,7 @@ async def start(csms):
             "call_timeout": TIMEOUT,
             **overrides,
         }
-        station = EmulatedStation(StationOptions(**options), rng=random.Random(7))
-        station.watch = StationWatch(station)
+        station = WatchedStation(StationOptions(**options), rng=random.Random(7))
         station.device.settings["RetryBackOffWaitMinimum"].value = "0"
         station.device.settings["RetryBackOffRandomRange"].value = "0"
         running.append((station, asyncio.create_task(station.run())))
@@ -567,7 +527,7 @@ async def test_boot_is_retried_while_pending_and_nothing_else_is_sent_before_acc
 async def test_every_connector_is_reported_after_boot_and_after_a_reconnect(csms, station):
     assert len(csms.received("StatusNotification", connection=1)) == 2
     await csms.stop()
-    await until(station, lambda: not station.online.is_set())
+    await station.until(lambda: not station.online.is_set())
     station.connectors[2].faulted = True  # a fault while the connection is down
     await station.refresh_status(station.connectors[2])
     assert station.connectors[2].status == "Faulted"
@@ -603,7 +563,7 @@ async def test_a_connection_lost_while_reporting_statuses_reconnects_at_once(ver
                     await ws.close()  # lost before the answer
 
     async with websockets.serve(
-        serve, "127.0.0.1", 0, subprotocols=[SUBPROTOCOL[version]]
+        serve, "127.0.0.1", 0, subprotocols=ws_subprotocols([SUBPROTOCOL[version]])
     ) as server:
         port = server.sockets[0].getsockname()[1]
         await start(url=f"ws://127.0.0.1:{port}/", online=False, call_timeout=30)
@@ -654,7 +614,7 @@ async def test_never_two_calls_outstanding(version, start):
                     answers.pop(frame[1]).set_result(frame)
 
     async with websockets.serve(
-        serve, "127.0.0.1", 0, subprotocols=[SUBPROTOCOL[version]]
+        serve, "127.0.0.1", 0, subprotocols=ws_subprotocols([SUBPROTOCOL[version]])
     ) as server:
         port = server.sockets[0].getsockname()[1]
         station = await start(url=f"ws://127.0.0.1:{port}/", online=False, connectors=2)
@@ -718,9 +678,9 @@ async def test_the_offline_queue_is_delivered_in_order_after_reconnecting(csms, 
     given = csms.given_transaction_ids[-1] if csms.version == "1.6" else None
 
     await csms.stop()  # the CSMS goes away mid-session
-    await until(station, lambda: not station.online.is_set())
+    await station.until(lambda: not station.online.is_set())
     queued_online = len(station.outbox)  # built before the socket closed, if any
-    await until(station, lambda: len(station.outbox) >= queued_online + 3)
+    await station.until(lambda: len(station.outbox) >= queued_online + 3)
     assert await station.stop_transaction(1, "Local")
     queued = list(station.outbox)
     assert queued[-1].action == ("StopTransaction" if csms.version == "1.6" else "TransactionEvent")
@@ -743,20 +703,20 @@ async def test_the_offline_queue_is_delivered_in_order_after_reconnecting(csms, 
             assert ended["meterStop"] == int(station.connectors[1].meter_wh)
             assert again.received("StartTransaction") == []
         else:
-            delivered = again.received("TransactionEvent")
-            assert [p["seqNo"] for p in delivered] == [
+            events = again.received("TransactionEvent")
+            assert [p["seqNo"] for p in events] == [
                 (item.payload or item.build())["seqNo"] for item in queued
             ]
             before = [p["seqNo"] for p in csms.received("TransactionEvent")]
-            after = [p["seqNo"] for p in delivered]
+            after = [p["seqNo"] for p in events]
             assert after == list(range(after[0], after[0] + len(after)))  # no gaps, increasing
             assert after[0] <= before[-1] + 1 and sorted(set(before + after)) == list(
                 range(after[-1] + 1)
             )
-            assert all(p["offline"] is True for p in delivered[queued_online:])
+            assert all(p["offline"] is True for p in events[queued_online:])
             tx_id = started["transactionInfo"]["transactionId"]
-            assert {p["transactionInfo"]["transactionId"] for p in delivered} == {tx_id}
-            readings = [energy(p) for p in delivered]
+            assert {p["transactionInfo"]["transactionId"] for p in events} == {tx_id}
+            readings = [energy(p) for p in events]
             assert readings == sorted(readings)
     finally:
         await again.stop()
@@ -766,9 +726,9 @@ async def test_the_offline_queue_is_delivered_in_order_after_reconnecting(csms, 
 async def test_a_session_started_offline_is_delivered_with_the_id_the_csms_gives(csms, start):
     station = await start(meter_interval=0.1)
     await csms.stop()
-    await until(station, lambda: not station.online.is_set())
+    await station.until(lambda: not station.online.is_set())
     assert await station.start_transaction(1, "OFFLINE-1") is not None
-    await until(station, lambda: len(station.outbox) >= 3)
+    await station.until(lambda: len(station.outbox) >= 3)
     assert await station.stop_transaction(1, "Local")
 
     again = await CentralSystem(csms.version, port=csms.port).start()
@@ -1307,7 +1267,7 @@ async def test_a_charging_profile_limits_the_power(start, csms):
 
     answer = await csms.call(set_profile(v, 1, tx_profile(v, csms.transaction_id(started))))
     assert answer.status == "Accepted"
-    limited = []
+    limited: list[dict[str, Any]] = []
     while len(limited) < 6:
         payload = await csms.expect_meter_values()
         if samples(payload, POWER)[0] <= LIMIT_W:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -199,7 +200,7 @@ async def test_a_201_transaction_with_meter_values_is_stored_completely(make_sta
     power = await MeterSample.objects.filter(
         transaction=tx, measurand="Power.Active.Import"
     ).afirst()
-    assert (power.value, power.unit) == (7400, "W")
+    assert power is not None and (power.value, power.unit) == (7400, "W")
     await client.close()
 
 
@@ -446,9 +447,10 @@ async def test_every_frame_in_and_out_is_in_the_message_log(booted, version):
 
 
 def tx_event(event_type: str, seq_no: int, kwh: float | None, **info) -> dict:
-    event = {
+    timestamp = f"2026-01-18T12:{seq_no:02d}:00Z"
+    event: dict[str, Any] = {
         "eventType": event_type,
-        "timestamp": f"2026-01-18T12:{seq_no:02d}:00Z",
+        "timestamp": timestamp,
         "triggerReason": {"Started": "Authorized", "Ended": "StopAuthorized"}.get(
             event_type, "MeterValuePeriodic"
         ),
@@ -457,7 +459,7 @@ def tx_event(event_type: str, seq_no: int, kwh: float | None, **info) -> dict:
         "evse": {"id": 1, "connectorId": 1},
     }
     if kwh is not None:
-        event["meterValue"] = [meter_value_201(event["timestamp"], kwh)]
+        event["meterValue"] = [meter_value_201(timestamp, kwh)]
     return event
 
 
@@ -474,6 +476,7 @@ async def test_an_event_after_ended_is_stored_but_never_changes_the_closed_energ
     tx = await Transaction.objects.aget(ocpp_id="TX-L")
     assert not tx.is_active
     assert tx.meter_stop_wh == pytest.approx(10075.42)
+    assert tx.meter_start_wh is not None and tx.meter_stop_wh is not None
     assert tx.energy_wh == pytest.approx(tx.meter_stop_wh - tx.meter_start_wh)
     assert await tx.events.acount() == 4  # the late event is recorded as what it is
     assert await MeterSample.objects.filter(transaction=tx, value=10.1814).aexists()
@@ -501,7 +504,7 @@ async def test_a_remote_start_without_id_token_keeps_the_requested_token(make_st
     remoteStartId."""
     import asyncio
 
-    from stations.commands import send_command
+    from stations.remote.delivery import send_command
 
     await make_station("CP_1")
     await IdToken.objects.acreate(token="DRIVER7")
@@ -528,7 +531,7 @@ async def test_a_remote_start_token_is_found_after_a_reconnect(make_station):
     """The socket that sent the request is gone: the recorded command still names the token."""
     import asyncio
 
-    from stations.commands import send_command
+    from stations.remote.delivery import send_command
 
     await make_station("CP_1")
     client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")

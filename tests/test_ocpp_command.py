@@ -18,10 +18,11 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
@@ -29,20 +30,20 @@ from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token
 
 from csms_site.channel_layer import ShieldedRedisChannelLayer
-from ocppj import schemas
-from stations import commands
-from stations.command_defaults import NoDefaultPayload, default_payload, request_id
-from stations.commands import CSMS_ACTIONS, declined_status
+from ocppj import RpcEndpoint, schemas
 from stations.management.commands.ocpp_command import (
     REPLY_MARGIN_SECONDS,
     SERVICE_USER,
     ApiTransport,
 )
 from stations.models import Command, Station, Transaction
+from stations.remote import delivery
+from stations.remote.catalog import CSMS_ACTIONS, NoDefaultPayload, default_payload, request_id
+from stations.remote.verdict import declined_status
 from tests import servers
 from tests.api_clients import TokenClient
 from tests.conftest import require_service
-from tests.ocpp_client import OcppTestClient
+from tests.ocpp_client import LiveClient, OcppTestClient
 from tests.servers import ROOT, AsgiServer
 
 DEFAULT_ACTIONS = {
@@ -76,7 +77,8 @@ DEFAULT_ACTIONS = {
     ],
 }
 STOP = {"2.0.1": "RequestStopTransaction", "1.6": "RemoteStopTransaction"}
-RESET = {"2.0.1": {"type": "Immediate"}, "1.6": {"type": "Soft"}}
+# The default reset is the soft one in both versions: it never interrupts a charging session.
+RESET = {"2.0.1": {"type": "OnIdle"}, "1.6": {"type": "Soft"}}
 WAIT = 10  # seconds any expected frame or process exit may take
 RUNS = 15  # processes in the many-runs test
 
@@ -122,14 +124,15 @@ def test_a_stop_targets_the_newest_active_transaction(db, protocol):
 @pytest.mark.parametrize("protocol", ["2.0.1", "1.6"])
 def test_a_stop_without_an_active_transaction_asks_for_a_payload(db, protocol):
     Station.objects.create(id="CP_D", protocol=protocol)
-    with pytest.raises(NoDefaultPayload, match=r"no active transaction.*--payload"):
+    # The reason only: the shell adds "--payload", the API "the request body" (tested there).
+    with pytest.raises(NoDefaultPayload, match=r"CP_D has no active transaction"):
         default_payload(STOP[protocol], protocol, "CP_D")
 
 
 def test_an_action_without_a_default_asks_for_a_payload():
-    with pytest.raises(ValueError, match="--payload"):
+    with pytest.raises(NoDefaultPayload, match="SetChargingProfile has no default payload"):
         default_payload("SetChargingProfile", "2.0.1", "CP_D")
-    with pytest.raises(ValueError, match="--payload"):
+    with pytest.raises(NoDefaultPayload, match=r"ClearCache is not a command of OCPP 3\.0"):
         default_payload("ClearCache", "3.0", "CP_D")
 
 
@@ -165,9 +168,8 @@ def cli_commands(**filters):
 
 async def test_a_default_command_is_sent_and_its_answer_printed(booted, version):
     task, out, _ = start_command("CP_1", "Reset")
-    call = await booted.receive()
-    assert call[0] == 2 and call[2] == "Reset" and call[3] == RESET[version]
-    await booted.send([3, call[1], {"status": "Accepted"}])
+    call = await booted.answer()
+    assert call[2] == "Reset" and call[3] == RESET[version]
     await finish(task)
 
     lines = out.getvalue().splitlines()
@@ -182,9 +184,8 @@ async def test_a_default_command_is_sent_and_its_answer_printed(booted, version)
 async def test_a_given_payload_is_sent_as_is(booted, version):
     payload = {"type": "OnIdle"} if version == "2.0.1" else {"type": "Hard"}
     task, out, _ = start_command("CP_1", "Reset", "--payload", json.dumps(payload))
-    call = await booted.receive()
+    call = await booted.answer({"status": "Scheduled" if version == "2.0.1" else "Accepted"})
     assert call[3] == payload
-    await booted.send([3, call[1], {"status": "Scheduled" if version == "2.0.1" else "Accepted"}])
     await finish(task)
     assert out.getvalue().splitlines()[0] == f"CP_1 -> Reset {json.dumps(payload)}"
 
@@ -192,9 +193,8 @@ async def test_a_given_payload_is_sent_as_is(booted, version):
 async def test_a_period_with_a_count_sends_that_many_commands(booted, version):
     task, out, _ = start_command("CP_1", "ClearCache", "--count", "3", "--period", "0.05")
     for _ in range(3):
-        call = await booted.receive()
+        call = await booted.answer()
         assert call[2] == "ClearCache" and call[3] == {}
-        await booted.send([3, call[1], {"status": "Accepted"}])
     await finish(task)
 
     lines = out.getvalue().splitlines()
@@ -212,11 +212,7 @@ async def test_repeated_default_sends_carry_new_request_ids(make_station):
     client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
     await client.boot()
     task, _, _ = start_command("CP_1", "GetBaseReport", "--count", "2", "--period", "0.01")
-    ids = []
-    for _ in range(2):
-        call = await client.receive()
-        ids.append(call[3]["requestId"])
-        await client.send([3, call[1], {"status": "Accepted"}])
+    ids = [(await client.answer())[3]["requestId"] for _ in range(2)]
     await finish(task)
     await client.close()
     assert ids[0] != ids[1]
@@ -311,7 +307,7 @@ def test_a_stop_without_a_transaction_is_refused_unsent(transactional_db):
 
 async def test_a_timeout_on_the_in_memory_layer_hints_at_redis(make_station, monkeypatch):
     """A socket row whose channel nobody reads: what a separate process sees without Redis."""
-    monkeypatch.setattr(commands, "HOP_MARGIN_SECONDS", 0.0)
+    monkeypatch.setattr(delivery, "HOP_MARGIN_SECONDS", 0.0)
     await make_station("CP_ELSEWHERE")
     await Station.objects.filter(pk="CP_ELSEWHERE").aupdate(
         protocol="2.0.1", connected=True, channel_name="specific.elsewhere!nobody"
@@ -360,6 +356,7 @@ async def reaped(process: asyncio.subprocess.Process):
 
 
 async def read_line_starting(process: asyncio.subprocess.Process, prefix: str) -> str:
+    assert process.stdout is not None
     async with asyncio.timeout(WAIT * 3):  # includes Django's start-up in a fresh interpreter
         while True:
             line = (await process.stdout.readline()).decode()
@@ -370,7 +367,7 @@ async def read_line_starting(process: asyncio.subprocess.Process, prefix: str) -
 
 @pytest.mark.parametrize("in_flight", [False, True], ids=["between-sends", "during-a-send"])
 async def test_ctrl_c_stops_cleanly(transactional_db, in_flight):
-    fields = {"protocol": "2.0.1"}
+    fields: dict[str, Any] = {"protocol": "2.0.1"}
     if in_flight:
         # Connected as far as the database knows, on a worker nobody can reach: the send waits.
         fields.update(connected=True, channel_name="specific.elsewhere!nobody")
@@ -394,20 +391,13 @@ async def test_a_separate_process_reaches_a_station_on_daphne_through_redis(tran
     await asyncio.to_thread(server.start)
     try:
         await Station.objects.acreate(id="CP_X")
-        async with websockets.connect(
-            f"{server.url}/ocpp/CP_X", subprotocols=["ocpp2.0.1"], open_timeout=WAIT
-        ) as ws:
-            boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
-            await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
-            answer = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
-            assert answer[:2] == [3, "boot-1"] and answer[2]["status"] == "Accepted"
+        async with await LiveClient.open(server.url, "CP_X", open_timeout=WAIT) as station:
+            assert (await station.boot())["status"] == "Accepted"
 
             command = await spawn_command("CP_X", "ClearCache", "--timeout", "10", env=server.env)
             async with reaped(command):
-                async with asyncio.timeout(WAIT * 3):
-                    call = json.loads(await ws.recv())
-                assert call[0] == 2 and call[2:] == ["ClearCache", {}]
-                await ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+                call = await station.answer(timeout=WAIT * 3)
+                assert call[2:] == ["ClearCache", {}]
                 async with asyncio.timeout(WAIT * 2):
                     out, err = await command.communicate()
         lines = out.decode().splitlines()
@@ -427,6 +417,7 @@ async def test_a_separate_process_reaches_a_station_on_daphne_through_redis(tran
 def slow_replies(monkeypatch):
     """A reply's send takes a round trip, as over Redis (the in-memory layer's is instant)."""
     layer = get_channel_layer()
+    assert layer is not None
     send = layer.send
 
     async def slow_send(channel: str, message: dict) -> None:
@@ -447,8 +438,7 @@ async def test_an_answer_given_just_before_the_station_closes_is_reported(
     client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
     await client.boot()
     task, out, _ = start_command("CP_1", "Reset", "--timeout", "3")
-    call = await client.receive()
-    await client.send([3, call[1], {"status": "Accepted"}])
+    await client.answer()
     await client.close()
     started = time.monotonic()
     await finish(task)
@@ -458,17 +448,28 @@ async def test_an_answer_given_just_before_the_station_closes_is_reported(
 
 
 async def test_commands_queued_behind_one_in_flight_end_when_the_socket_does(
-    make_station, slow_replies
+    make_station, slow_replies, monkeypatch
 ):
     """One CALL at a time per station: the second command waits for the first. When the station
     goes away, each says so at once, not after its timeout as if nobody had answered."""
+    calls: list[str] = []
+    second_queued = asyncio.Event()
+    call = RpcEndpoint.call
+
+    async def counted_call(self: RpcEndpoint, action: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append(action)
+        if len(calls) == 2:  # it goes on at once to wait for the endpoint's lock, held by the first
+            second_queued.set()
+        return await call(self, action, *args, **kwargs)
+
+    monkeypatch.setattr(RpcEndpoint, "call", counted_call)
     await make_station("CP_1")
     client, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
     await client.boot()
     first, out1, _ = start_command("CP_1", "ClearCache", "--timeout", "5")
     await client.receive()  # the first CALL is out; the second queues behind it
     second, out2, _ = start_command("CP_1", "ClearCache", "--timeout", "5")
-    await asyncio.sleep(0.3)
+    await asyncio.wait_for(second_queued.wait(), WAIT)
     started = time.monotonic()
     await client.close()
     for task in (first, second):
@@ -497,21 +498,29 @@ async def test_the_timeout_bounds_the_wait_for_a_worker_that_never_replies(make_
 # --- the process ends: its channel layer is closed, whatever redis-py makes of a cancellation ------
 
 
-async def _swallows_one_cancellation(self, channel: str):
-    """A pump's pop that loses its cancellation, as redis-py's `asyncio.wait_for` does on Python
-    3.11 when the cancellation arrives just as a send completes; then it is back in BZPOPMIN."""
-    try:  # noqa: SIM105 (a try that swallows the cancellation is the point)
+def swallow_one_cancellation(monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Every pump's pop (`receive_single`) loses its cancellation, as redis-py's `asyncio.wait_for`
+    does on Python 3.11 when the cancellation arrives just as a send completes; then it is back in
+    BZPOPMIN. The event returned is set once a pump is in its pop."""
+    popping = asyncio.Event()
+
+    async def receive_single(self: ShieldedRedisChannelLayer, channel: str) -> Any:
+        popping.set()
+        try:  # noqa: SIM105 (a try that swallows the cancellation is the point)
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            pass
         await asyncio.sleep(3600)
-    except asyncio.CancelledError:
-        pass
-    await asyncio.sleep(3600)
+
+    monkeypatch.setattr(ShieldedRedisChannelLayer, "receive_single", receive_single)
+    return popping
 
 
 async def test_closing_the_redis_layer_ends_a_pump_that_lost_its_cancellation(monkeypatch):
-    monkeypatch.setattr(ShieldedRedisChannelLayer, "receive_single", _swallows_one_cancellation)
+    popping = swallow_one_cancellation(monkeypatch)
     layer = ShieldedRedisChannelLayer(hosts=[{"address": "redis://127.0.0.1:6379/14"}])
     layer._ensure_pump("specific.test!")
-    await asyncio.sleep(0.01)  # the pump is in its pop
+    await asyncio.wait_for(popping.wait(), WAIT)
     async with asyncio.timeout(WAIT):
         await layer.close_pools()
     assert not layer._pumps
@@ -533,7 +542,7 @@ def test_the_command_ends_even_when_its_pump_loses_a_cancellation(
             },
         }
     }
-    monkeypatch.setattr(ShieldedRedisChannelLayer, "receive_single", _swallows_one_cancellation)
+    swallow_one_cancellation(monkeypatch)
     Station.objects.create(
         id="CP_GONE", protocol="2.0.1", connected=True, channel_name="specific.gone!nobody"
     )
@@ -562,18 +571,14 @@ async def test_many_runs_in_a_row_each_answer_and_end(transactional_db):
     await asyncio.to_thread(server.start)
     try:
         await Station.objects.acreate(id="CP_RUNS")
-        async with websockets.connect(
-            f"{server.url}/ocpp/CP_RUNS", subprotocols=["ocpp2.0.1"], open_timeout=WAIT
-        ) as ws:
-            boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
-            await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
-            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))[2]["status"] == "Accepted"
+        async with await LiveClient.open(server.url, "CP_RUNS", open_timeout=WAIT) as station:
+            assert (await station.boot())["status"] == "Accepted"
 
             async def answer_every_call() -> None:
-                async for text in ws:
+                async for text in station.ws:
                     frame = json.loads(text)
                     if frame[0] == 2:
-                        await ws.send(json.dumps([3, frame[1], {"status": "Accepted"}]))
+                        await station.send([3, frame[1], {"status": "Accepted"}])
 
             answering = asyncio.create_task(answer_every_call())
             at_once = asyncio.Semaphore(3)
@@ -604,14 +609,32 @@ async def test_many_runs_in_a_row_each_answer_and_end(transactional_db):
 # --- several stations, every connected one -------------------------------------------------------
 
 
-async def open_station(identity: str, version: str) -> OcppTestClient:
-    await Station.objects.acreate(id=identity)
-    client, _, _ = await OcppTestClient.open(identity, version)
-    await client.boot()
-    return client
+@pytest.fixture
+async def open_station(
+    transactional_db,
+) -> AsyncIterator[Callable[[str, str], Awaitable[OcppTestClient]]]:
+    """Register a station, connect and boot it; it is disconnected after the test."""
+    opened: list[OcppTestClient] = []
+
+    async def open_(identity: str, version: str) -> OcppTestClient:
+        await Station.objects.acreate(id=identity)
+        client, _, _ = await OcppTestClient.open(identity, version)
+        opened.append(client)
+        await client.boot()
+        return client
+
+    yield open_
+    for client in opened:
+        await client.close()
 
 
-async def test_all_sends_to_every_connected_station_with_its_own_default(transactional_db):
+async def answer_each(*clients: OcppTestClient) -> None:
+    """Each client in turn answers the next CALL it is sent, Accepted."""
+    for client in clients:
+        await client.answer()
+
+
+async def test_all_sends_to_every_connected_station_with_its_own_default(open_station):
     cp1, cp16 = await open_station("CP_1", "2.0.1"), await open_station("CP_16", "1.6")
     await Station.objects.acreate(id="CP_OFF", protocol="2.0.1")  # not connected: left out
     task, out, _ = start_command("--all", "Reset")
@@ -627,25 +650,19 @@ async def test_all_sends_to_every_connected_station_with_its_own_default(transac
     lines = out.getvalue().splitlines()
     assert sorted(line.split(" <- ")[0] for line in lines if " <- " in line) == ["CP_1", "CP_16"]
     assert lines[-1] == "Reset: 1 of 2 accepted (2 station(s), 1 round(s))"
-    for client in (cp1, cp16):
-        await client.close()
 
 
-async def test_all_with_a_period_looks_the_stations_up_again_each_round(transactional_db):
+async def test_all_with_a_period_looks_the_stations_up_again_each_round(open_station):
     cp1 = await open_station("CP_1", "2.0.1")
     task, out, _ = start_command("--all", "ClearCache", "--period", "0.3", "--count", "2")
     call = await cp1.receive()
     cp2 = await open_station("CP_2", "2.0.1")  # connects between the rounds
     await cp1.send([3, call[1], {"status": "Accepted"}])
-    for client in (cp1, cp2):
-        call = await client.receive()
-        await client.send([3, call[1], {"status": "Accepted"}])
+    await answer_each(cp1, cp2)
     await finish(task)
     assert (
         out.getvalue().splitlines()[-1] == "ClearCache: 3 of 3 accepted (2 station(s), 2 round(s))"
     )
-    for client in (cp1, cp2):
-        await client.close()
 
 
 async def test_named_stations_are_all_checked_before_anything_is_sent(booted):
@@ -656,24 +673,19 @@ async def test_named_stations_are_all_checked_before_anything_is_sent(booted):
     assert "currentTime" in await booted.heartbeat()  # CP_1 got nothing either
 
 
-async def test_several_named_stations_each_get_the_command(transactional_db):
+async def test_several_named_stations_each_get_the_command(open_station):
     cp1, cp2 = await open_station("CP_1", "2.0.1"), await open_station("CP_2", "2.0.1")
     task, out, _ = start_command("CP_1", "CP_2", "ClearCache")
-    for client in (cp1, cp2):
-        call = await client.receive()
-        await client.send([3, call[1], {"status": "Accepted"}])
+    await answer_each(cp1, cp2)
     await finish(task)
     assert (
         out.getvalue().splitlines()[-1] == "ClearCache: 2 of 2 accepted (2 station(s), 1 round(s))"
     )
-    for client in (cp1, cp2):
-        await client.close()
 
 
 async def test_an_answer_that_declines_fails_the_command(booted):
     task, out, _ = start_command("CP_1", "ClearCache")
-    call = await booted.receive()
-    await booted.send([3, call[1], {"status": "Rejected"}])
+    await booted.answer({"status": "Rejected"})
     with pytest.raises(CommandError, match="ClearCache to CP_1 was answered Rejected"):
         await finish(task)
     assert out.getvalue().splitlines()[1].startswith('CP_1 <- ClearCache {"status": "Rejected"}')
@@ -743,9 +755,8 @@ async def test_without_redis_the_command_uses_the_api_with_a_service_users_token
     """What the two-terminal walk-through needs: no REDIS_URL, no option; the API of `make run`
     with the token of a staff service user taken from the shared database."""
     task, out, _ = start_command("CP_1", "Reset", way="")
-    call = await booted.receive()
+    call = await booted.answer()
     assert call[2:] == ["Reset", RESET[version]]
-    await booted.send([3, call[1], {"status": "Accepted"}])
     await finish(task)
     assert out.getvalue().splitlines()[1].startswith('CP_1 <- Reset {"status": "Accepted"} (')
     user = await get_user_model().objects.aget(username=SERVICE_USER)
@@ -758,15 +769,14 @@ async def test_without_redis_the_command_uses_the_api_with_a_service_users_token
         ("POST", "/api/stations/CP_1/commands/Reset/"),
     ]
     recorded = await Command.objects.select_related("requested_by").aget()
+    assert recorded.requested_by is not None
     assert (recorded.outcome, recorded.requested_by.username) == ("answered", SERVICE_USER)
 
 
-async def test_over_the_api_all_lists_the_connected_stations(transactional_db, api_in_process):
+async def test_over_the_api_all_lists_the_connected_stations(open_station, api_in_process):
     cp1, cp2 = await open_station("CP_1", "2.0.1"), await open_station("CP_2", "1.6")
     task, out, _ = start_command("--all", "ClearCache", "--timeout", "5", way="--api")
-    for client in (cp1, cp2):
-        call = await client.receive()
-        await client.send([3, call[1], {"status": "Accepted"}])
+    await answer_each(cp1, cp2)
     await finish(task)
     assert (
         out.getvalue().splitlines()[-1] == "ClearCache: 2 of 2 accepted (2 station(s), 1 round(s))"
@@ -774,8 +784,6 @@ async def test_over_the_api_all_lists_the_connected_stations(transactional_db, a
     assert ("GET", "/api/cp_ids/") in [(m, p) for m, p, _ in api_in_process]
     posts = [path for method, path, _ in api_in_process if method == "POST"]
     assert all(path.endswith("/commands/ClearCache/?timeout=5.0") for path in posts)
-    for client in (cp1, cp2):
-        await client.close()
 
 
 async def test_over_the_api_a_timeout_is_the_stations_time(booted, api_in_process):
@@ -824,12 +832,8 @@ async def test_the_two_terminal_walk_through_works_without_redis(transactional_d
     await asyncio.to_thread(server.start)
     try:
         await Station.objects.acreate(id="CP_W")
-        async with websockets.connect(
-            f"{server.url}/ocpp/CP_W", subprotocols=["ocpp2.0.1"], open_timeout=WAIT
-        ) as ws:
-            boot = {"chargingStation": {"vendorName": "V", "model": "M"}, "reason": "PowerUp"}
-            await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
-            assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))[2]["status"] == "Accepted"
+        async with await LiveClient.open(server.url, "CP_W", open_timeout=WAIT) as station:
+            assert (await station.boot())["status"] == "Accepted"
             env = command_env(CSMS_API_URL=server.http_url)
             env.pop("REDIS_URL", None)
             command = await spawn_command(
@@ -837,10 +841,8 @@ async def test_the_two_terminal_walk_through_works_without_redis(transactional_d
             )
             async with reaped(command):
                 for _ in range(2):
-                    async with asyncio.timeout(WAIT * 3):
-                        call = json.loads(await ws.recv())
-                    assert call[2:] == ["Reset", {"type": "Immediate"}]
-                    await ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+                    call = await station.answer(timeout=WAIT * 3)
+                    assert call[2:] == ["Reset", RESET["2.0.1"]]
                 async with asyncio.timeout(WAIT * 2):
                     out, err = await command.communicate()
         assert command.returncode == 0, err.decode() + server.output()

@@ -183,9 +183,8 @@ def test_concurrent_claims_for_one_connector_give_it_to_exactly_one(transactiona
     def claim(n: int) -> str:
         start.wait()
         try:
-            services.reservation_claim(
-                user=None, id_token=f"T{n}", expires_at=utcnow() + timedelta(minutes=5)
-            )
+            asked = services.ReservationRequest(f"T{n}", utcnow() + timedelta(minutes=5))
+            services.reservation_claim(user=None, request=asked)
             return "claimed"
         except services.NothingAvailable:
             return "nothing"

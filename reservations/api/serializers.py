@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from reservations.models import Reservation
+from reservations.services import ReservationRequest
 from stations.clock import utcnow
 from stations.models import IdToken
 
@@ -57,14 +58,14 @@ class ReservationRequestSerializer(serializers.Serializer):
             raise serializers.ValidationError("This ID token is not one of yours.")
         return value
 
-    def to_service_kwargs(self) -> dict:
+    def to_request(self) -> ReservationRequest:
         data = self.validated_data
-        return {
-            "station_id": data.get("station"),
-            "evse_id": data.get("evse_id"),
-            "connector_id": data.get("connector_id"),
-            "id_token": data["id_token"],
-            "expires_at": data.get("expiry")
+        return ReservationRequest(
+            id_token=data["id_token"],
+            expires_at=data.get("expiry")
             or utcnow() + timedelta(minutes=settings.OCPP_RESERVATION_MINUTES),
-            "reservation_id": data.get("id"),
-        }
+            station_id=data.get("station"),
+            evse_id=data.get("evse_id"),
+            connector_id=data.get("connector_id"),
+            reservation_id=data.get("id"),
+        )

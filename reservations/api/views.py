@@ -13,13 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from csms_site.api import ApiError
+from csms_site.api import ApiError, signed_in_user
 from reservations import services
 from reservations.api.serializers import ReservationRequestSerializer, ReservationSerializer
 from reservations.models import Reservation
 from stations.clock import utcnow
-from stations.commands import Outcome
 from stations.models import IdToken
+from stations.remote import verdict
+from stations.remote.results import Outcome
 
 RESERVE_RESPONSES = {
     201: OpenApiResponse(ReservationSerializer, description="The station accepted"),
@@ -30,9 +31,9 @@ RESERVE_RESPONSES = {
 }
 
 
-def _reserve(request: Request, **kwargs) -> services.ReservationResult:
+def _reserve(request: Request, asked: services.ReservationRequest) -> services.ReservationResult:
     try:
-        return async_to_sync(services.reserve)(user=request.user, **kwargs)
+        return async_to_sync(services.reserve)(user=request.user, request=asked)
     except services.NothingAvailable as error:
         raise ApiError(503, str(error)) from None
     except services.ReservationConflict as error:
@@ -40,27 +41,21 @@ def _reserve(request: Request, **kwargs) -> services.ReservationResult:
 
 
 def _reservation_response(result: services.ReservationResult) -> Response:
-    """201 when the station accepted; otherwise the error that says why not."""
+    """201 when the station accepted; otherwise the error that says why not (a station's other
+    answer is a conflict: 409 with its status)."""
     body = ReservationSerializer(result.reservation).data
-    outcome, station = result.command.outcome, result.reservation.station_id
-    if outcome == Outcome.ANSWERED and result.station_status == "Accepted":
+    station = result.reservation.station_id
+    judged = verdict.judge(result.command, station, "ReserveNow", accepts={"Accepted"})
+    if judged.accepted:
         return Response({**body, "station_status": "Accepted"}, status=status.HTTP_201_CREATED)
-    if outcome == Outcome.ANSWERED:
+    if judged.outcome == Outcome.ANSWERED:
         raise ApiError(
             409,
             f"{station} answered {result.station_status}",
             station_status=result.station_status,
             reservation=body,
         )
-    if outcome == Outcome.TIMEOUT:
-        raise ApiError(504, f"{station} did not answer in time.", reservation=body)
-    if outcome == Outcome.NOT_CONNECTED:
-        raise ApiError(503, f"No such Charge Point. [{station}]", reservation=body)
-    raise ApiError(
-        502,
-        f"{station} refused ReserveNow: {result.command.error_code} {result.command.description}",
-        reservation=body,
-    )
+    raise ApiError(judged.http_status, judged.api_message, reservation=body)
 
 
 class ReservationViewSet(
@@ -80,13 +75,13 @@ class ReservationViewSet(
         queryset = Reservation.objects.select_related("station", "user")
         if self.request.user.is_staff:
             return queryset
-        return queryset.filter(user=self.request.user)
+        return queryset.filter(user=signed_in_user(self.request))
 
     @extend_schema(request=ReservationRequestSerializer, responses=RESERVE_RESPONSES)
     def create(self, request: Request, *args, **kwargs) -> Response:
         asked = ReservationRequestSerializer(data=request.data, context={"request": request})
         asked.is_valid(raise_exception=True)
-        return _reservation_response(_reserve(request, **asked.to_service_kwargs()))
+        return _reservation_response(_reserve(request, asked.to_request()))
 
     @extend_schema(request=None, responses={200: ReservationSerializer})
     def destroy(self, request: Request, *args, **kwargs) -> Response:
@@ -103,13 +98,9 @@ class ReservationViewSet(
         if reservation.status not in Reservation.ACTIVE:
             raise ApiError(409, f"Reservation {reservation.pk} is {reservation.status}.")
         result = async_to_sync(services.cancel)(reservation, user=request.user)
-        if result.command.outcome == Outcome.TIMEOUT:
-            raise ApiError(504, f"{reservation.station_id} did not answer in time.")
-        if result.command.outcome == Outcome.CALL_ERROR:
-            raise ApiError(
-                502,
-                f"{reservation.station_id} answered CALLERROR {result.command.error_code}",
-            )
+        if result.command.outcome in (Outcome.TIMEOUT, Outcome.CALL_ERROR):
+            judged = verdict.judge(result.command, reservation.station_id, "CancelReservation")
+            raise ApiError(judged.http_status, judged.api_message)
         body = ReservationSerializer(result.reservation).data
         return Response({**body, "station_status": result.station_status or None})
 
@@ -119,17 +110,18 @@ class QuickReserveView(APIView):
 
     @extend_schema(request=None, responses=RESERVE_RESPONSES, operation_id="station_reserve")
     def post(self, request: Request, station_id: str) -> Response:
-        token = IdToken.objects.filter(user=request.user).values_list("token", flat=True).first()
+        user = signed_in_user(request)
+        token = IdToken.objects.filter(user=user).values_list("token", flat=True).first()
         if token is None:
-            if not request.user.is_staff:
+            if not user.is_staff:
                 raise ApiError(400, "You have no ID token to reserve with.")
-            token = f"CSMS-{request.user.username}"[:36]
-        result = _reserve(
-            request,
-            station_id=station_id,
+            token = f"CSMS-{user.username}"[:36]
+        asked = services.ReservationRequest(
             id_token=token,
             expires_at=utcnow() + timedelta(minutes=settings.OCPP_RESERVATION_MINUTES),
+            station_id=station_id,
         )
+        result = _reserve(request, asked)
         response = _reservation_response(result)
         response.data = {"status": "Accepted", "reservation_id": result.reservation.pk}
         return response

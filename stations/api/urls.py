@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from stations.api import commands, views
+from stations.api import command_views, views
 
 # A SimpleRouter: no root view of its own. The API root (`csms_site.api_urls`) lists every app's
 # endpoints. No format suffixes either: station identities may contain '.', so `stations/CP.json`
@@ -16,7 +16,7 @@ urlpatterns = [
     path("cp_ids/", views.ConnectedStationIdsView.as_view(), name="cp-ids"),
     path(
         "stations/<str:station_id>/commands/<str:action>/",
-        commands.StationCommandView.as_view(),
+        command_views.StationCommandView.as_view(),
         name="station-command",
     ),
     path(

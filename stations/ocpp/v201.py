@@ -8,11 +8,11 @@ from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
-from reservations.services import reservation_station_update
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from stations.db import in_db_thread
 from stations.models import StationEvent
 from stations.ocpp.base import StationSession
+from stations.reservation_link import link as reservations
 from stations.services.authorization import Authorization, authorize
 from stations.services.boot import BootInfo
 from stations.services.status import record_connector_status
@@ -193,7 +193,7 @@ class StationSession201(StationSession):
     async def on_reservation_status_update(
         self, reservation_id: int, reservation_update_status: str, **_: Any
     ) -> call_result.ReservationStatusUpdate:
-        await in_db_thread(reservation_station_update)(
+        await in_db_thread(reservations.station_update)(
             self.identity, reservation_id, reservation_update_status
         )
         return call_result.ReservationStatusUpdate()

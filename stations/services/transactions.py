@@ -14,16 +14,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from reservations.services import reservation_owned, reservation_use
-from stations.clock import ocpp_time, parse_ocpp_time, utcnow
+from stations.clock import ocpp_time, parse_required_ocpp_time, utcnow
 from stations.events import publish
 from stations.models import Command, StationEvent, Transaction, TransactionEvent
+from stations.reservation_link import link as reservations
 from stations.services.authorization import Authorization, authorize
 from stations.services.liveness import clear_flag
 from stations.services.meter_values import (
@@ -96,7 +97,7 @@ def transaction_start_16(
                 reservation_id=_own_reservation(identity, reservation_id),
             )
             if reservation_id is not None:
-                reservation_use(identity, reservation_id, created.pk)
+                reservations.use(identity, reservation_id, created.pk)
             _announce(created)
     except IntegrityError:
         # The same start, stored by a concurrent connection of this station a moment ago.
@@ -228,7 +229,7 @@ def transaction_event_201(
     remote_start_tokens: dict[int, dict[str, Any]] | None = None,
 ) -> Authorization | None:
     authorization = authorize(id_token["id_token"]) if id_token else None
-    when = parse_ocpp_time(timestamp)
+    when = parse_required_ocpp_time(timestamp)
     samples = parse_meter_values(meter_value or [], "2.0.1")
     ocpp_id = transaction_info["transaction_id"]
     with transaction.atomic():
@@ -305,7 +306,7 @@ def transaction_event_201(
             tx.updated_at = utcnow()
             update_fields(tx, [*changed, "updated_at"])
         if reservation_id is not None:
-            reservation_use(identity, reservation_id, tx.pk)
+            reservations.use(identity, reservation_id, tx.pk)
         _announce(tx, samples)
     return authorization
 
@@ -384,8 +385,8 @@ def remote_start_token(
 
 def _own_reservation(identity: str, reservation_id: int | None) -> int | None:
     """The reservation id to link a transaction to: only one of this station's own (another
-    station's id is reported as an anomaly by `reservation_use`, and never linked)."""
-    if reservation_id is None or not reservation_owned(identity, reservation_id):
+    station's id is reported as an anomaly by `reservations.use`, and never linked)."""
+    if reservation_id is None or not reservations.owned(identity, reservation_id):
         return None
     return reservation_id
 
@@ -406,7 +407,7 @@ def _apply_energy(tx: Transaction, samples: list[Sample], *, save: bool = True) 
 
 def _announce(
     tx: Transaction,
-    samples: list[Sample] = (),
+    samples: Sequence[Sample] = (),
     *,
     station_id: str | None = None,
     evse_id: int | None = None,

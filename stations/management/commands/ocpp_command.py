@@ -47,19 +47,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from rest_framework.authtoken.models import Token
 
-from stations.command_defaults import default_payload
-from stations.commands import (
-    CSMS_ACTIONS,
-    HOP_MARGIN_SECONDS,
-    CommandRefused,
-    CommandResult,
-    Outcome,
-    check_command,
-    declined_status,
-    send_command,
-)
 from stations.db import in_db_thread
 from stations.models import Station
+from stations.remote import verdict
+from stations.remote.catalog import CSMS_ACTIONS, NoDefaultPayload, default_payload
+from stations.remote.delivery import HOP_MARGIN_SECONDS, check_command, send_command
+from stations.remote.results import CommandRefused, CommandResult, Outcome
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"  # where `make run` serves
 SERVICE_USER = "ocpp-command"
@@ -68,6 +61,7 @@ SERVICE_USER = "ocpp-command"
 REPLY_MARGIN_SECONDS = 1.0
 # Sends in flight at once (--all with a large fleet); the rest wait their turn within the round.
 MAX_CONCURRENT_SENDS = 32
+NO_DEFAULT_HINT = "pass the payload with --payload"
 IN_MEMORY_HINT = (
     "Hint: --layer with the in-memory channel layer (REDIS_URL is not set) reaches only stations "
     "connected to this very process; give the server and the command the same REDIS_URL, or use "
@@ -143,8 +137,8 @@ class LayerTransport:
     async def default(self, station_id: str, action: str, protocol: str) -> dict[str, Any]:
         try:
             return await in_db_thread(default_payload)(action, protocol, station_id)
-        except ValueError as error:
-            raise Refused(str(error)) from None
+        except NoDefaultPayload as error:
+            raise Refused(f"{error}: {NO_DEFAULT_HINT}") from None
 
     async def send(self, station_id: str, action: str, payload: dict[str, Any]) -> CommandResult:
         margin = REPLY_MARGIN_SECONDS if self.timeout else None
@@ -289,8 +283,9 @@ class ApiTransport:
         status, body = await self.request("GET", url)
         if status == 200 and isinstance(body.get("payload"), dict):
             return body["payload"]
-        message = str(body.get("message", f"HTTP {status}"))
-        raise Refused(message.replace("in the request body", "with --payload"))
+        if isinstance(body.get("no_default"), str):  # the API's reason, without its own hint
+            raise Refused(f"{body['no_default']}: {NO_DEFAULT_HINT}")
+        raise Refused(str(body.get("message", f"HTTP {status}")))
 
     async def send(self, station_id: str, action: str, payload: dict[str, Any]) -> CommandResult:
         query = {"timeout": self.timeout} if self.timeout else None
@@ -368,7 +363,7 @@ class Report:
     attempts: int = 0  # a station in a round: sent, or refused before sending
     sent: int = 0
     answered: int = 0  # with a CALLRESULT
-    accepted: int = 0  # ... that accepts (see `stations.commands.declined_status`)
+    accepted: int = 0  # ... that accepts (see `stations.remote.verdict.judge`)
     rounds: int = 0
     stations: set[str] = field(default_factory=set)
     failures: list[str] = field(default_factory=list)  # why each other attempt was not accepted
@@ -710,8 +705,10 @@ class Command(BaseCommand):
                 report.failures.append(f"{action} to {station_id} was not answered ({what})")
                 return
             report.answered += 1
-            declined = declined_status(result.payload)
-            if declined:
-                report.failures.append(f"{action} to {station_id} was answered {declined}")
+            judged = verdict.judge(result, station_id, action, timeout=transport.timeout)
+            if not judged.accepted:
+                report.failures.append(
+                    f"{action} to {station_id} was answered {judged.station_status}"
+                )
                 return
             report.accepted += 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -24,137 +24,65 @@ from csms_site import metrics
 from ocppj import OcppError, schemas, telemetry
 from stations.db import in_db_thread
 from stations.models import Command, Station
-
-# What the CSMS may send, per version (the station-initiated actions are not commands).
-CSMS_ACTIONS: dict[str, tuple[str, ...]] = {
-    "1.6": (
-        "CancelReservation",
-        "ChangeAvailability",
-        "ChangeConfiguration",
-        "ClearCache",
-        "ClearChargingProfile",
-        "DataTransfer",
-        "GetCompositeSchedule",
-        "GetConfiguration",
-        "GetDiagnostics",
-        "GetLocalListVersion",
-        "RemoteStartTransaction",
-        "RemoteStopTransaction",
-        "ReserveNow",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UpdateFirmware",
-    ),
-    "2.0.1": (
-        "CancelReservation",
-        "ChangeAvailability",
-        "ClearCache",
-        "ClearChargingProfile",
-        "DataTransfer",
-        "GetBaseReport",
-        "GetCompositeSchedule",
-        "GetLocalListVersion",
-        "GetLog",
-        "GetReport",
-        "GetTransactionStatus",
-        "GetVariables",
-        "ReserveNow",
-        "RequestStartTransaction",
-        "RequestStopTransaction",
-        "Reset",
-        "SendLocalList",
-        "SetChargingProfile",
-        "SetVariables",
-        "TriggerMessage",
-        "UnlockConnector",
-        "UpdateFirmware",
-    ),
-}
+from stations.remote.catalog import CSMS_ACTIONS, spec_for
+from stations.remote.results import CommandRefused, CommandResult, Outcome
 
 HOP_MARGIN_SECONDS = 5.0
 
 
-class Outcome:
-    ANSWERED = "answered"
-    CALL_ERROR = "call_error"
-    INVALID_RESPONSE = "invalid_response"
-    TIMEOUT = "timeout"
-    NOT_CONNECTED = "not_connected"
-
-
-# Statuses of a CALLRESULT that mean the station does (or will do) what it was asked. Any other
-# (Rejected, Occupied, UnlockFailed, NotSupported, UnknownVariable…) declines it.
-ACCEPTED_STATUSES = frozenset(
-    {"Accepted", "Scheduled", "Unlocked", "RebootRequired", "AcceptedCanceled"}
-)
-
-
-def declined_status(payload: Any) -> str | None:
-    """The status by which a station's answer declines what was asked, or None when it accepts.
-
-    The top-level `status` where there is one, else any per-item `attributeStatus` (GetVariables,
-    SetVariables); an answer with neither (GetConfiguration, GetLocalListVersion) accepts."""
-    if not isinstance(payload, dict):
-        return None
-    status = payload.get("status")
-    if isinstance(status, str):
-        return None if status in ACCEPTED_STATUSES else status
-    for value in payload.values():
-        if isinstance(value, list):
-            for item in value:
-                item_status = item.get("attributeStatus") if isinstance(item, dict) else None
-                if isinstance(item_status, str) and item_status not in ACCEPTED_STATUSES:
-                    return item_status
-    return None
-
-
 @dataclass(frozen=True)
-class CommandResult:
-    outcome: str
-    payload: dict[str, Any] | None = None
-    error_code: str = ""
-    description: str = ""
-    details: Any = field(default_factory=dict)
-    duration_ms: float = 0.0
+class Route:
+    """Where a station is, read once per command: its version ("" before it first connected) and
+    the channel name of its live socket ("" when it is not connected)."""
+
+    station_id: str
+    protocol: str
+    channel_name: str
 
 
-class CommandRefused(Exception):
-    """The command was not sent: the action does not exist for the station's version, or the
-    payload breaks its schema. Nothing reached the station."""
-
-    def __init__(self, message: str, *, valid_actions: tuple[str, ...] = (), code: str = ""):
-        super().__init__(message)
-        self.message = message
-        self.valid_actions = valid_actions
-        self.code = code
-
-
-def _live_socket(station_id: str) -> tuple[str, str] | None:
+def route(station_id: str) -> Route | None:
+    """The station's route (one query), None for an unknown station."""
     row = (
-        Station.objects.filter(pk=station_id, connected=True)
-        .exclude(channel_name="")
-        .values_list("channel_name", "protocol")
+        Station.objects.filter(pk=station_id)
+        .values_list("protocol", "connected", "channel_name")
         .first()
     )
-    return row
+    if row is None:
+        return None
+    protocol, connected, channel_name = row
+    return Route(station_id, protocol, channel_name if connected else "")
+
+
+def check_action(protocol: str, action: str) -> None:
+    """Raise CommandRefused unless `action` is a CSMS command of `protocol`."""
+    if spec_for(protocol, action) is None:
+        valid = CSMS_ACTIONS.get(protocol, ())
+        raise CommandRefused(
+            f"{action} is not a command of OCPP {protocol}", valid_actions=valid, code="unknown"
+        )
 
 
 def check_command(protocol: str, action: str, payload: dict[str, Any]) -> None:
     """Raise CommandRefused unless `action` is a CSMS command of `protocol` and `payload` is valid."""
-    valid = CSMS_ACTIONS.get(protocol, ())
-    if action not in valid:
-        raise CommandRefused(
-            f"{action} is not a command of OCPP {protocol}", valid_actions=valid, code="unknown"
-        )
+    check_action(protocol, action)
     try:
         schemas.validate(protocol, action, schemas.REQUEST, payload)
     except OcppError as error:
         raise CommandRefused(
             f"Invalid {action} payload: {error.description}", code="invalid"
         ) from None
+
+
+def resolve(station_id: str, action: str, payload: dict[str, Any]) -> Route:
+    """The station's route, after the one check of the command: CommandRefused for an unknown
+    station, an action its version lacks or a payload that breaks the schema. A station that
+    never connected has no version yet: nothing is checked, and it is not connected."""
+    where = route(station_id)
+    if where is None:
+        raise CommandRefused(f"No such station: {station_id}", code="unknown_station")
+    if where.protocol:
+        check_command(where.protocol, action, payload)
+    return where
 
 
 async def send_command(
@@ -166,18 +94,23 @@ async def send_command(
     requested_by: Any = None,
     source: str = "api",
     margin: float | None = None,
+    where: Route | None = None,
 ) -> CommandResult:
     """Send `action` to the station wherever its socket lives, record it, return what happened.
 
     The station has `timeout` seconds (default OCPP_CALL_TIMEOUT) to answer; the wait for the
     reply is `margin` seconds longer (default HOP_MARGIN_SECONDS) for the hop to its worker.
-    Raises CommandRefused (nothing sent, nothing recorded) for an action the station's version
-    lacks or an invalid payload.
+    Raises CommandRefused (nothing sent, nothing recorded) for an unknown station, an action the
+    station's version lacks or an invalid payload. A caller that has read the station's `route`
+    already passes it (`where`).
     """
     started = time.monotonic()
     with _command_span(station_id, action, source) as span:
-        live = await in_db_thread(_live_socket)(station_id)
-        result = await _deliver(station_id, live, action, payload, timeout, started, margin)
+        if where is None:
+            where = await in_db_thread(resolve)(station_id, action, payload)
+        elif where.protocol:
+            check_command(where.protocol, action, payload)
+        result = await _deliver(where, action, payload, timeout, started, margin)
         span.set_attribute("ocpp.outcome", result.outcome)
     await in_db_thread(_record)(station_id, action, payload, result, requested_by, source)
     return result
@@ -191,17 +124,21 @@ def send_command_from_thread(
     timeout: float | None = None,
     requested_by: Any = None,
     source: str = "api",
+    where: Route | None = None,
 ) -> CommandResult:
     """`send_command` for synchronous callers (views), which already run in a thread of their own.
 
     Their queries run right there; only the channel-layer exchange goes to the event loop. Going
     through `send_command` instead would hop request thread -> loop -> database thread and back,
-    twice, for two queries.
+    twice, for two queries. A caller that has read the station's `route` already passes it.
     """
     started = time.monotonic()
     with _command_span(station_id, action, source) as span:
-        live = _live_socket(station_id)
-        result = async_to_sync(_deliver)(station_id, live, action, payload, timeout, started)
+        if where is None:
+            where = resolve(station_id, action, payload)
+        elif where.protocol:
+            check_command(where.protocol, action, payload)
+        result = async_to_sync(_deliver)(where, action, payload, timeout, started)
         span.set_attribute("ocpp.outcome", result.outcome)
     _record(station_id, action, payload, result, requested_by, source)
     return result
@@ -240,28 +177,29 @@ def _record(
 
 
 async def _deliver(
-    station_id: str,
-    live: tuple[str, str] | None,
+    where: Route,
     action: str,
     payload: dict[str, Any],
     timeout: float | None,
     started: float,
     margin: float | None = None,
 ) -> CommandResult:
-    if live is None:
-        return CommandResult(Outcome.NOT_CONNECTED, description=f"{station_id} is not connected")
-    channel_name, protocol = live
-    check_command(protocol, action, payload)
-
+    """The channel-layer exchange with the station's consumer; the command is checked already
+    (the consumer does not validate it again)."""
+    if not where.channel_name:
+        return CommandResult(
+            Outcome.NOT_CONNECTED, description=f"{where.station_id} is not connected"
+        )
     wait = timeout or settings.OCPP_CALL_TIMEOUT
     layer = get_channel_layer()
     reply_to = await layer.new_channel()
     await layer.send(
-        channel_name,
+        where.channel_name,
         {
             "type": "station.command",
             "action": action,
             "payload": payload,
+            "checked": True,
             "reply_to": reply_to,
             "timeout": wait,
             "trace": telemetry.inject({}),

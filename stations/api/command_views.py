@@ -20,64 +20,41 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms_site.api import ApiError, IsStaff
-from stations.command_defaults import NoDefaultPayload, default_payload
-from stations.commands import (
-    CSMS_ACTIONS,
-    CommandRefused,
-    CommandResult,
-    Outcome,
-    send_command_from_thread,
-)
-from stations.models import Station
-
-
-def command_response(result: CommandResult, station_id: str) -> Response:
-    """The HTTP answer for a command's outcome (shared by every view that sends one)."""
-    if result.outcome == Outcome.ANSWERED:
-        return Response(result.payload)
-    if result.outcome == Outcome.NOT_CONNECTED:
-        raise ApiError(503, f"No such Charge Point. [{station_id}]")
-    if result.outcome == Outcome.TIMEOUT:
-        raise ApiError(504, f"{station_id} did not answer in time.", duration_ms=result.duration_ms)
-    if result.outcome == Outcome.CALL_ERROR:
-        raise ApiError(
-            502,
-            f"{station_id} answered with CALLERROR {result.error_code}: {result.description}",
-            ocpp_error_code=result.error_code,
-            ocpp_error_description=result.description,
-            ocpp_error_details=result.details,
-        )
-    raise ApiError(
-        502,
-        f"{station_id} answered with an invalid payload: {result.description}",
-        station_payload=result.payload,
-    )
-
-
-def send_or_raise(
-    station_id: str,
-    action: str,
-    payload: dict[str, Any],
-    request: Request,
-    source: str = "api",
-    timeout: float | None = None,
-) -> CommandResult:
-    """Send from a synchronous view; refusals become 400 / 404 API errors."""
-    try:
-        return send_command_from_thread(
-            station_id, action, payload, timeout=timeout, requested_by=request.user, source=source
-        )
-    except CommandRefused as refused:
-        if refused.valid_actions:
-            raise ApiError(
-                404, refused.message, valid_actions=list(refused.valid_actions)
-            ) from None
-        raise ApiError(400, refused.message) from None
-
+from stations.remote import verdict
+from stations.remote.catalog import NoDefaultPayload, default_payload
+from stations.remote.delivery import Route, check_action, route, send_command_from_thread
+from stations.remote.results import CommandRefused, CommandResult, Outcome
 
 MAX_TIMEOUT_SECONDS = 300.0
-# NoDefaultPayload speaks to the shell ("pass it with --payload"); the API says where instead.
-CLI_WORDING, API_WORDING = "with --payload", "in the request body"
+NO_DEFAULT_HINT = "send the payload in the request body"
+
+
+def command_response(result: CommandResult, station_id: str, action: str) -> Response:
+    """The HTTP answer for a command's outcome: the station's payload itself when it answered
+    (whatever its status), else the verdict's status and message."""
+    if result.outcome == Outcome.ANSWERED:
+        return Response(result.payload)
+    judged = verdict.judge(result, station_id, action)
+    extra: dict[str, Any] = {}
+    if result.outcome == Outcome.TIMEOUT:
+        extra = {"duration_ms": result.duration_ms}
+    elif result.outcome == Outcome.CALL_ERROR:
+        extra = {
+            "ocpp_error_code": result.error_code,
+            "ocpp_error_description": result.description,
+            "ocpp_error_details": result.details,
+        }
+    elif result.outcome == Outcome.INVALID_RESPONSE:
+        extra = {"station_payload": result.payload}
+    raise ApiError(judged.http_status, judged.api_message, **extra)
+
+
+def refused_error(refused: CommandRefused) -> ApiError:
+    """A command that was not sent: 404 for no such station or action (with the valid ones),
+    400 for a payload that breaks the schema."""
+    if refused.valid_actions:
+        return ApiError(404, refused.message, valid_actions=list(refused.valid_actions))
+    return ApiError(404 if refused.code == "unknown_station" else 400, refused.message)
 
 
 def _timeout(request: Request) -> float | None:
@@ -97,19 +74,18 @@ def _timeout(request: Request) -> float | None:
     return value
 
 
-def _protocol(station_id: str, action: str) -> str:
-    """The station's OCPP version ("" if it never connected); 404 for an unknown station or an
-    action its version does not have."""
-    protocol = Station.objects.filter(pk=station_id).values_list("protocol", flat=True).first()
-    if protocol is None:
+def _route(station_id: str, action: str) -> Route:
+    """The station's route (the one read of its row); 404 for an unknown station or an action
+    its version does not have."""
+    where = route(station_id)
+    if where is None:
         raise ApiError(404, f"No such station: {station_id}")
-    if protocol and action not in CSMS_ACTIONS[protocol]:
-        raise ApiError(
-            404,
-            f"{action} is not a command of OCPP {protocol}",
-            valid_actions=list(CSMS_ACTIONS[protocol]),
-        )
-    return protocol
+    if where.protocol:
+        try:
+            check_action(where.protocol, action)
+        except CommandRefused as refused:
+            raise refused_error(refused) from None
+    return where
 
 
 class StationCommandView(APIView):
@@ -131,7 +107,7 @@ class StationCommandView(APIView):
         },
     )
     def get(self, request: Request, station_id: str, action: str) -> Response:
-        protocol = _protocol(station_id, action)
+        protocol = _route(station_id, action).protocol
         if not protocol:
             raise ApiError(
                 400,
@@ -141,7 +117,7 @@ class StationCommandView(APIView):
         try:
             payload = default_payload(action, protocol, station_id)
         except NoDefaultPayload as error:
-            raise ApiError(400, str(error).replace(CLI_WORDING, API_WORDING)) from None
+            raise ApiError(400, f"{error}: {NO_DEFAULT_HINT}", no_default=str(error)) from None
         return Response(
             {"station": station_id, "protocol": protocol, "action": action, "payload": payload}
         )
@@ -175,6 +151,17 @@ class StationCommandView(APIView):
         if not isinstance(payload, dict):
             raise ApiError(400, "The body must be the OCPP payload: a JSON object.")
         timeout = _timeout(request)
-        _protocol(station_id, action)
-        result = send_or_raise(station_id, action, payload, request, timeout=timeout)
-        return command_response(result, station_id)
+        where = _route(station_id, action)
+        try:
+            result = send_command_from_thread(
+                station_id,
+                action,
+                payload,
+                timeout=timeout,
+                requested_by=request.user,
+                source="api",
+                where=where,
+            )
+        except CommandRefused as refused:
+            raise refused_error(refused) from None
+        return command_response(result, station_id, action)

@@ -1,0 +1,195 @@
+"""The command catalog (`stations.remote.catalog`): every CSMS action declared once, and a new
+command is one declaration — REST, the dashboard, `ocpp_command`'s defaults and the verdict all
+follow from it, with nothing else to write."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.test import AsyncClient
+
+from ocppj import schemas
+from stations.models import Command
+from stations.remote import catalog, verdict
+from stations.remote.catalog import (
+    CSMS_ACTIONS,
+    V16,
+    V201,
+    CommandSpec,
+    Form,
+    Target,
+    form_int,
+    register,
+    spec_for,
+    unregister,
+)
+from stations.remote.results import CommandResult, Outcome
+from tests.ocpp_client import OcppTestClient
+
+# The actions each version's specification lets a CSMS send that the catalog declares today.
+EXPECTED = {
+    V16: 19,
+    V201: 22,
+}
+
+
+def test_every_declared_action_exists_in_its_versions_schemas():
+    for protocol, actions in CSMS_ACTIONS.items():
+        assert len(actions) == EXPECTED[protocol]
+        for action in actions:
+            assert schemas.has_schema(protocol, action, schemas.REQUEST), (protocol, action)
+
+
+def test_each_action_of_a_version_has_exactly_one_declaration():
+    for protocol, actions in CSMS_ACTIONS.items():
+        specs = [spec_for(protocol, action) for action in actions]
+        assert all(spec is not None for spec in specs)
+        assert len({id(spec) for spec in specs}) == len(actions)
+
+
+def test_an_action_declared_twice_is_refused_at_once():
+    with pytest.raises(ValueError, match="declared twice"):
+        register(CommandSpec("reset-again", "Reset", {V201: "Reset"}))
+
+
+@pytest.mark.parametrize("protocol", [V16, V201])
+def test_every_default_payload_is_valid_for_its_schema(db, protocol):
+    """The payload `ocpp_command` sends when given none passes the schema it is checked against."""
+    for action in CSMS_ACTIONS[protocol]:
+        spec = spec_for(protocol, action)
+        assert spec is not None
+        try:
+            payload = spec.default_payload(Target("CP_X", protocol))
+        except catalog.NoDefaultPayload:
+            continue
+        schemas.validate(protocol, action, schemas.REQUEST, payload)
+
+
+@pytest.mark.parametrize(
+    ("result", "accepted", "level", "status", "message"),
+    [
+        (CommandResult(Outcome.ANSWERED, {"status": "Accepted"}), True, "ok", 200, None),
+        (
+            CommandResult(
+                Outcome.ANSWERED, {"status": "Rejected", "statusInfo": {"reasonCode": "Busy"}}
+            ),
+            False,
+            "warning",
+            200,
+            "CP_1 did not accept Reset: Rejected (reason: Busy)",
+        ),
+        (CommandResult(Outcome.NOT_CONNECTED), False, "error", 503, "CP_1 is not connected"),
+        (
+            CommandResult(Outcome.TIMEOUT),
+            False,
+            "error",
+            504,
+            "CP_1 did not answer Reset within 2 s",
+        ),
+        (
+            CommandResult(Outcome.CALL_ERROR, error_code="NotSupported", description="no"),
+            False,
+            "error",
+            502,
+            "CP_1 refused Reset: NotSupported no",
+        ),
+    ],
+)
+def test_one_verdict_for_every_outcome(result, accepted, level, status, message):
+    judged = verdict.judge(result, "CP_1", "Reset", timeout=2)
+    assert (judged.accepted, judged.level, judged.http_status) == (accepted, level, status)
+    if message:
+        assert judged.message == message
+
+
+def test_the_api_keeps_the_seeds_wording_for_a_station_that_is_not_connected():
+    judged = verdict.judge(CommandResult(Outcome.NOT_CONNECTED), "CP_1", "Reset")
+    assert judged.api_message == "No such Charge Point. [CP_1]"
+
+
+# --- adding a command: one declaration -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClearDisplayInput:
+    message_id: int = 1
+
+    @classmethod
+    def from_form(cls, form: Form) -> ClearDisplayInput:
+        return cls(message_id=form_int(form, "message_id"))
+
+
+def _clear_display(value: ClearDisplayInput, target: Target) -> dict[str, Any]:
+    return {"id": value.message_id}
+
+
+@pytest.fixture
+def clear_display():
+    """O05 ClearDisplayMessage, declared the way any new command is (issue 16 adds it for real)."""
+    spec = register(
+        CommandSpec(
+            "clear-display-test",
+            "Clear display message",
+            {V201: "ClearDisplayMessage"},
+            ClearDisplayInput,
+            _clear_display,
+            accepts=frozenset({"Accepted"}),
+        )
+    )
+    yield spec
+    unregister(spec.name)
+
+
+async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaults(
+    clear_display, make_station
+):
+    await make_station("CP_1")
+    station, _, _ = await OcppTestClient.open("CP_1", V201)
+    await station.boot()
+    operator = (
+        AsyncClient()
+    )  # a signed-in operator: the API and the dashboard both take the session
+    user = await get_user_model().objects.acreate_user("operator", password="pw", is_staff=True)
+    await operator.aforce_login(user)
+    try:
+        assert "ClearDisplayMessage" in CSMS_ACTIONS[V201]
+        assert "ClearDisplayMessage" not in CSMS_ACTIONS[V16]
+
+        # The default payload, as `ocpp_command CP_1 ClearDisplayMessage` would send it.
+        response = await operator.get("/api/stations/CP_1/commands/ClearDisplayMessage/")
+        assert response.json()["payload"] == {"id": 1}
+
+        # REST: the payload itself, validated against the action's schema, sent, answered.
+        request = asyncio.create_task(
+            operator.post(
+                "/api/stations/CP_1/commands/ClearDisplayMessage/",
+                {"id": 7},
+                content_type="application/json",
+            )
+        )
+        call = await station.receive()
+        assert call[2:] == ["ClearDisplayMessage", {"id": 7}]
+        await station.send([3, call[1], {"status": "Unknown"}])
+        assert (await request).json() == {"status": "Unknown"}
+
+        # The dashboard: the operator's form read into the typed input, judged by `accepts`.
+        request = asyncio.create_task(
+            operator.post("/stations/CP_1/actions/clear-display-test/", {"message_id": "9"})
+        )
+        call = await station.receive()
+        assert call[2:] == ["ClearDisplayMessage", {"id": 9}]
+        await station.send([3, call[1], {"status": "Unknown"}])
+        body = (await request).json()
+        assert (body["ok"], body["level"], body["message"]) == (
+            False,
+            "warning",
+            "CP_1 did not accept ClearDisplayMessage: Unknown",
+        )
+        sources = [c.source async for c in Command.objects.order_by("pk")]
+        assert sources == ["api", "dashboard"]
+    finally:
+        await station.close()
