@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from stations.background import Job, Scope, in_db
+
 
 class ReservationsConfig(AppConfig):
     name = "reservations"
@@ -9,7 +11,7 @@ class ReservationsConfig(AppConfig):
             remote,  # noqa: F401  (declares ReserveNow, CancelReservation)
             services,
         )
-        from stations import reservation_link
+        from stations import background, reservation_link
 
         # Stations name reservations in their messages; `stations` does not import this app.
         reservation_link.connect(
@@ -19,4 +21,23 @@ class ReservationsConfig(AppConfig):
         )
 
         # Reservations expire on the server's clock, even if their station says nothing: a job of
-        # the whole cluster, listed in stations/background.py.
+        # the whole cluster, in the registry of stations/background.py.
+        background.contribute(expiry_job)
+
+
+def expiry_job() -> Job:
+    from django.conf import settings
+
+    from reservations.services import reservation_expire_due
+
+    def expire() -> str:
+        expired = reservation_expire_due()
+        return f"expired {expired} reservations" if expired else ""
+
+    return Job(
+        "reservation expiry",
+        Scope.CLUSTER,
+        "OCPP_RESERVATION_SWEEP_SECONDS",
+        lambda: settings.OCPP_RESERVATION_SWEEP_SECONDS,
+        in_db(expire),
+    )

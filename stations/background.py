@@ -64,20 +64,25 @@ class Job:
     flushes: str = ""  # what `at_shutdown` writes, in words
 
 
-def _in_db(function: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+def in_db(function: Callable[[], object]) -> Callable[[], Awaitable[object]]:
     return lambda: in_db_thread(function)()
 
 
+_contributed: list[Callable[[], Job]] = []
+
+
+def contribute(job: Callable[[], Job]) -> None:
+    """Add another app's job to the registry (from its AppConfig.ready: `reservations` contributes
+    the reservation expiry, so that `stations` does not import it)."""
+    _contributed.append(job)
+
+
 def registry() -> tuple[Job, ...]:
-    """Every periodic job, in one place. Imported late: these modules import half the project."""
-    from reservations.services import reservation_expire_due
+    """Every periodic job, in one place: the stations' own, then those other apps contribute.
+    Imported late: these modules import half the project."""
     from stations import events, recorders, throttle
     from stations.liveness import check_interval, silence_watch
     from stations.services.liveness import flag_stale_transactions, mark_dead_connections_offline
-
-    def expire_reservations() -> str:
-        expired = reservation_expire_due()
-        return f"expired {expired} reservations" if expired else ""
 
     def prune_message_log() -> str:
         deleted = recorders.prune_message_log()
@@ -137,29 +142,23 @@ def registry() -> tuple[Job, ...]:
             Scope.CLUSTER,
             "OCPP_SILENCE_TIMEOUT / 4",
             lambda: swept("OCPP_SILENCE_TIMEOUT"),
-            _in_db(mark_dead_connections_offline),
+            in_db(mark_dead_connections_offline),
         ),
         Job(
             "stale transactions",
             Scope.CLUSTER,
             "OCPP_STALE_TRANSACTION_AFTER / 4",
             lambda: swept("OCPP_STALE_TRANSACTION_AFTER"),
-            _in_db(flag_stale_transactions),
-        ),
-        Job(
-            "reservation expiry",
-            Scope.CLUSTER,
-            "OCPP_RESERVATION_SWEEP_SECONDS",
-            lambda: settings.OCPP_RESERVATION_SWEEP_SECONDS,
-            _in_db(expire_reservations),
+            in_db(flag_stale_transactions),
         ),
         Job(
             "message log retention",
             Scope.CLUSTER,
             "OCPP_HOUSEKEEPING_SECONDS",
             lambda: settings.OCPP_HOUSEKEEPING_SECONDS,
-            _in_db(prune_message_log),
+            in_db(prune_message_log),
         ),
+        *(job() for job in _contributed),
     )
 
 

@@ -135,7 +135,12 @@ async def test_all_selected_stations_are_sent_to_at_once(make_station, admin_cli
         ("warning", "CP_2 did not accept Reset: Rejected"),
     ]
     commands = [
-        (command.station_id, command.source, command.outcome, command.requested_by.username)
+        (
+            command.station_id,
+            command.source,
+            command.outcome,
+            getattr(command.requested_by, "username", None),
+        )
         async for command in Command.objects.select_related("requested_by").order_by("station_id")
     ]
     assert commands == [

@@ -37,12 +37,12 @@ async def test_the_stations_answer_is_the_response(booted, operator, version):
     response = await request
     assert (response.status_code, response.json()) == (200, {"status": "Accepted"})
     command = await Command.objects.select_related("requested_by").aget()
-    assert (command.action, command.outcome, command.requested_by.username) == (
+    assert (command.action, command.outcome, getattr(command.requested_by, "username", None)) == (
         "Reset",
         "answered",
         "operator",
     )
-    assert command.response == {"status": "Accepted"} and command.duration_ms > 0
+    assert command.response == {"status": "Accepted"} and (command.duration_ms or 0) > 0
 
 
 async def test_an_invalid_payload_is_400_and_never_sent(booted, operator):

@@ -71,7 +71,10 @@ async def test_a_station_that_is_not_connected_is_reported(make_station):
 async def test_a_station_the_csms_does_not_know_is_refused_and_nothing_is_recorded(db):
     with pytest.raises(CommandRefused) as refused:
         await send_command("NOBODY", "ClearCache", {})
-    assert (refused.value.code, refused.value.message) == ("unknown_station", "No such station: NOBODY")
+    assert (refused.value.code, refused.value.message) == (
+        "unknown_station",
+        "No such station: NOBODY",
+    )
     assert not await Command.objects.aexists()
 
 

@@ -192,6 +192,7 @@ async def _deliver(
         )
     wait = timeout or settings.OCPP_CALL_TIMEOUT
     layer = get_channel_layer()
+    assert layer is not None, "CHANNEL_LAYERS is always configured (csms_site/settings.py)"
     reply_to = await layer.new_channel()
     await layer.send(
         where.channel_name,
