@@ -4,11 +4,15 @@ test database."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +115,24 @@ class AsgiServer:
     def output(self) -> str:
         return "".join(self.lines)
 
+    def alive(self) -> bool:
+        """Started and not exited."""
+        return self.process is not None and self.process.poll() is None
+
+    def wait_healthy(self, timeout: float = 30) -> None:
+        """Until /health/ answers 200: the database and the channel layer answer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.http_url}/health/", timeout=5) as response,
+            ):
+                if response.status == 200:
+                    return
+            assert self.alive(), self.output()
+            assert time.monotonic() < deadline, "/health/ never answered 200:\n" + self.output()
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -119,3 +141,59 @@ class AsgiServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class UvicornWorkers(AsgiServer):
+    """`uvicorn --workers N`, as docker-compose.yml runs it: a supervisor process and N worker
+    processes accepting on one socket. `args` go on uvicorn's command line."""
+
+    def __init__(
+        self, workers: int, env: dict[str, str] | None = None, args: list[str] | None = None
+    ):
+        super().__init__("uvicorn", env, args)
+        self.workers = workers
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--workers", str(self.workers)]
+
+    def started_workers(self) -> int:
+        """Worker processes started so far, replacements included."""
+        return sum("Started server process" in line for line in list(self.lines))
+
+    def worker_pids(self) -> list[int]:
+        """The supervisor's child processes now (a dead one stays listed until it is reaped)."""
+        assert self.process is not None
+        pid = self.process.pid
+        found: list[int] = []
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    found += [int(child) for child in children.read().split()]
+        return found
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Until every worker has started and /health/ answers 200."""
+        deadline = time.monotonic() + timeout
+        while self.started_workers() < self.workers:
+            assert self.alive(), self.output()
+            assert time.monotonic() < deadline, "workers did not start:\n" + self.output()
+            time.sleep(0.05)
+        self.wait_healthy(max(deadline - time.monotonic(), 1))
+
+    def wait_replaced(self, pid: int, timeout: float = 30) -> None:
+        """Until the supervisor has reaped worker `pid` and runs `workers` others again."""
+        deadline = time.monotonic() + timeout
+        while pid in (pids := self.worker_pids()) or len(pids) < self.workers:
+            assert self.alive(), self.output()
+            assert time.monotonic() < deadline, (
+                f"worker {pid} not replaced: {pids}\n" + self.output()
+            )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """The supervisor stops its workers; any it left behind are ended too."""
+        workers = self.worker_pids() if self.alive() else []
+        super().stop()
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

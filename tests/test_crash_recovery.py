@@ -32,12 +32,13 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import connection
 
-from emulator.station import EmulatedStation, OutboxItem, StationOptions
+from emulator.station import OutboxItem, StationOptions
 from emulator.station import Transaction as StationTransaction
 from stations.clock import parse_ocpp_time
 from stations.models import IdToken, MeterSample, Station, Transaction, TransactionEvent
 from tests import servers
 from tests.crash_server import CrashableServer
+from tests.emulated import TappedStation
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -58,6 +59,9 @@ BACKLOG = 100  # before a kill, at most this many messages queued: the final dra
 # Servers keep their database connections, as in production: a broken one must be replaced.
 SERVER_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.crash_settings"}
 WAIT = 30.0  # upper bound of any single wait: only a broken run gets near it
+# A transaction's key: 1.6, the CSMS's id; 2.0.1, the station's. None: a start never answered (1.6)
+# or a row without a station id (2.0.1), either reported as a problem.
+Key = int | str | None
 
 
 # --- observing the stations ---------------------------------------------------------------------
@@ -91,7 +95,7 @@ class Ledger:
     sent, so a resend is the same message), how often each went out, what came back, and the
     transactions its driver started and stopped."""
 
-    station: EmulatedStation
+    station: LedgerStation
     version: str
     items: list[OutboxItem] = field(default_factory=list)
     sends: Counter = field(default_factory=Counter)  # (action, payload) -> frames sent
@@ -100,26 +104,13 @@ class Ledger:
     started: list[StationTransaction] = field(default_factory=list)
     stop_wh: dict[str, float] = field(default_factory=dict)  # local id -> register at stop
 
-    def attach(self, progress: Progress) -> None:
-        station = self.station
-        enqueue, observe = station.enqueue, station._observe
-
-        def enqueue_and_keep(*args: Any, **kwargs: Any) -> None:
-            enqueue(*args, **kwargs)
-            self.items.append(station.outbox[-1])
-
-        def tap(direction: str, text: str, message_type: int, unique_id: str, action: str) -> None:
-            observe(direction, text, message_type, unique_id, action)
-            if direction == "in":
-                self.received += 1
-                if message_type == 4:
-                    self.callerrors[json.loads(text)[2]] += 1
-            elif message_type == 2 and action in TRANSACTIONAL:
-                self.sends[action, json.dumps(json.loads(text)[3], sort_keys=True)] += 1
-            progress.poke()
-
-        station.enqueue = enqueue_and_keep
-        station._observe = tap
+    def on_frame(self, direction: str, text: str, message_type: int, action: str) -> None:
+        if direction == "in":
+            self.received += 1
+            if message_type == 4:
+                self.callerrors[json.loads(text)[2]] += 1
+        elif message_type == 2 and action in TRANSACTIONAL:
+            self.sends[action, json.dumps(json.loads(text)[3], sort_keys=True)] += 1
 
     @property
     def resent(self) -> Counter:
@@ -135,8 +126,26 @@ class Ledger:
         return sum(item.attempts for item in self.items)
 
 
-def make_station(url: str, identity: str, version: str, seed: int, call_timeout: float):
-    station = EmulatedStation(
+class LedgerStation(TappedStation):
+    """A station that keeps its ledger, and wakes the test at every frame."""
+
+    def __init__(self, options: StationOptions, *, rng: random.Random, progress: Progress) -> None:
+        super().__init__(options, rng=rng)
+        self.progress = progress
+        self.ledger = Ledger(self, options.protocol)
+
+    def on_queued(self, item: OutboxItem) -> None:
+        self.ledger.items.append(item)
+
+    def on_frame(self, direction: str, text: str, message_type: int, action: str) -> None:
+        self.ledger.on_frame(direction, text, message_type, action)
+        self.progress.poke()
+
+
+def make_station(
+    url: str, identity: str, version: str, seed: int, call_timeout: float, progress: Progress
+) -> LedgerStation:
+    station = LedgerStation(
         StationOptions(
             identity=identity,
             url=f"{url}/ocpp/",
@@ -147,6 +156,7 @@ def make_station(url: str, identity: str, version: str, seed: int, call_timeout:
             retry_unit=0.05,  # reconnect after 50-250 ms; retry a refused message after 50 ms x n
         ),
         rng=random.Random(seed),
+        progress=progress,
     )
     settings = station.device.settings
     settings["RetryBackOffWaitMinimum"].value = "1"
@@ -199,10 +209,10 @@ class Tally:
         self.problems += other.problems
 
 
-def sent_samples(ledger: Ledger) -> dict[int | str, Counter]:
+def sent_samples(ledger: Ledger) -> dict[Key, Counter]:
     """Per transaction id (1.6: the CSMS's, 2.0.1: the station's), every sample the station sent:
     (time, measurand, context, value)."""
-    found: dict[int | str, Counter] = defaultdict(Counter)
+    found: dict[Key, Counter] = defaultdict(Counter)
     for item in ledger.items:
         payload = item.payload
         assert payload is not None, f"{item.action} was never sent"
@@ -235,19 +245,21 @@ def check_station(ledger: Ledger) -> Tally:
     problems = tally.problems
     v16 = ledger.version == "1.6"
     rows = list(Transaction.objects.filter(station_id=identity))
-    key_of = {row.pk: (row.pk if v16 else row.ocpp_id) for row in rows}
-    by_key: dict[int | str, list[Transaction]] = defaultdict(list)
+    key_of: dict[int, Key] = {row.pk: (row.pk if v16 else row.ocpp_id) for row in rows}
+    by_key: dict[Key, list[Transaction]] = defaultdict(list)
     for row in rows:
         by_key[key_of[row.pk]].append(row)
-    started = {(tx.csms_id if v16 else tx.local_id): tx for tx in ledger.started}
+    started: dict[Key, StationTransaction] = {
+        (tx.csms_id if v16 else tx.local_id): tx for tx in ledger.started
+    }
     if None in started:
         problems.append(f"{identity}: a StartTransaction was never answered")
     if len(rows) != len(started) or set(by_key) != set(started):
         problems.append(
-            f"{identity}: the station started {sorted(started)}, the database holds "
-            f"{sorted(key_of.values())}"
+            f"{identity}: the station started {sorted(started, key=str)}, the database holds "
+            f"{sorted(key_of.values(), key=str)}"
         )
-    stored: dict[int | str, Counter] = defaultdict(Counter)
+    stored: dict[Key, Counter] = defaultdict(Counter)
     for tx_pk, at, measurand, context, value in MeterSample.objects.filter(
         station_id=identity
     ).values_list("transaction_id", "timestamp", "measurand", "context", "value"):
@@ -267,8 +279,11 @@ def check_station(ledger: Ledger) -> Tally:
         if len(matches) != 1:
             continue  # reported above
         row = matches[0]
-        tally.transactions += 1
         stop_wh = ledger.stop_wh.get(tx.local_id)
+        if stop_wh is None:
+            problems.append(f"{identity} transaction {key}: the driver never stopped it")
+            continue
+        tally.transactions += 1
         exact = int if v16 else (lambda wh: round(wh, 1))
         metered = exact(stop_wh) - exact(tx.meter_start_wh)
         tally.energy_metered_wh += metered
@@ -323,13 +338,11 @@ class Fleet:
     def __init__(self, url: str, seed: int, call_timeout: float):
         self.progress = Progress()
         self.rng = random.Random(seed)
-        self.ledgers = []
-        for index, (identity, version) in enumerate(FLEET):
-            station = make_station(url, identity, version, seed + index, call_timeout)
-            ledger = Ledger(station, version)
-            ledger.attach(self.progress)
-            self.ledgers.append(ledger)
-        self.stations = [ledger.station for ledger in self.ledgers]
+        self.stations = [
+            make_station(url, identity, version, seed + index, call_timeout, self.progress)
+            for index, (identity, version) in enumerate(FLEET)
+        ]
+        self.ledgers = [station.ledger for station in self.stations]
         self.stop_driving = asyncio.Event()
         self._runs: list[asyncio.Task] = []
         self._drivers: list[asyncio.Task] = []
@@ -521,6 +534,7 @@ async def test_a_database_outage_loses_and_doubles_nothing():
     began = time.monotonic()
     await register_fleet()
     sqlite = connection.vendor == "sqlite"
+    outage: SqliteLock | TcpProxy
     if sqlite:
         outage = SqliteLock()
         server = servers.AsgiServer("uvicorn", env=SERVER_SETTINGS)
@@ -529,10 +543,11 @@ async def test_a_database_outage_loses_and_doubles_nothing():
         call_timeout = 4.0
     else:
         settings = connection.settings_dict
-        outage = TcpProxy(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)).start()
+        proxy = TcpProxy(settings["HOST"] or "127.0.0.1", int(settings["PORT"] or 5432)).start()
         server = servers.AsgiServer(
-            "uvicorn", env={**SERVER_SETTINGS, "DATABASE_URL": through_proxy(outage)}
+            "uvicorn", env={**SERVER_SETTINGS, "DATABASE_URL": through_proxy(proxy)}
         )
+        outage = proxy
         call_timeout = 10.0
     fleet: Fleet | None = None
     try:
@@ -568,10 +583,10 @@ async def test_a_database_outage_loses_and_doubles_nothing():
         finally:
             await asyncio.to_thread(outage.restore)
         outage_seconds = time.monotonic() - cut_at
-        assert server.process.poll() is None, server.output()
+        assert server.alive(), server.output()
         await fleet.frames(100, server.output)  # charging goes on after the outage
         await fleet.finish(server.output)
-        assert server.process.poll() is None, server.output()
+        assert server.alive(), server.output()
     finally:
         if fleet is not None:
             await fleet.close()

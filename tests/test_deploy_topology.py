@@ -8,13 +8,8 @@ reach its station whichever worker served the HTTP request."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import random
-import signal
-import sys
-import time
 import urllib.error
 import urllib.request
 from typing import Any
@@ -24,10 +19,11 @@ from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
-from emulator.station import EmulatedStation, StationOptions
+from emulator.station import StationOptions
 from stations.models import Command, Station
 from tests.conftest import require_service
-from tests.servers import AsgiServer
+from tests.emulated import WatchedStation, shut_down
+from tests.servers import UvicornWorkers
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -35,58 +31,15 @@ WORKERS = 2
 STATIONS = 10
 COMMANDS_PER_STATION = 4
 TIMEOUT = 10.0
-
-
-class UvicornWorkers(AsgiServer):
-    """`uvicorn --workers N`: a supervisor process and N worker processes on one socket."""
-
-    def __init__(self, workers: int, env: dict[str, str]):
-        super().__init__("uvicorn", env)
-        self.workers = workers
-
-    def command(self) -> list[str]:
-        return [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "csms_site.asgi:application",
-            "--workers",
-            str(self.workers),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--ws-max-size",
-            "65536",
-            "--lifespan",
-            "off",
-            # As in docker-compose.yml (20 s there): a worker does not wait for ever for a
-            # consumer whose channel-layer receive swallowed its cancellation (seen now and then
-            # with channels-redis on redis-py 8 after a station disconnects).
-            "--timeout-graceful-shutdown",
-            "2",
-        ]
-
-    def started_workers(self) -> int:
-        return sum("Started server process" in line for line in list(self.lines))
-
-    def worker_pids(self) -> list[int]:
-        assert self.process is not None
-        pid = self.process.pid
-        found: list[int] = []
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as children:
-                    found += [int(child) for child in children.read().split()]
-        return found
-
-    def stop(self) -> None:
-        """The supervisor stops its workers; any it left behind are ended too."""
-        workers = self.worker_pids() if self.process and self.process.poll() is None else []
-        super().stop()
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+UVICORN_ARGS = [
+    "--ws-max-size",
+    "65536",
+    # As in docker-compose.yml (20 s there): a worker does not wait for ever for a consumer whose
+    # channel-layer receive swallowed its cancellation (seen now and then with channels-redis on
+    # redis-py 8 after a station disconnects).
+    "--timeout-graceful-shutdown",
+    "2",
+]
 
 
 def get(url: str, token: str | None = None) -> tuple[int, dict]:
@@ -109,20 +62,10 @@ def request(method: str, url: str, token: str | None, body: dict | None = None) 
 @pytest.fixture
 def uvicorn_workers(transactional_db):
     require_service("Redis", "127.0.0.1", 6379)
-    server = UvicornWorkers(WORKERS, {"REDIS_URL": "redis://127.0.0.1:6379/12"})
+    server = UvicornWorkers(WORKERS, {"REDIS_URL": "redis://127.0.0.1:6379/12"}, UVICORN_ARGS)
     server.start()
     try:
-        deadline = time.monotonic() + 30
-        while server.started_workers() < WORKERS:
-            assert server.process.poll() is None, server.output()
-            assert time.monotonic() < deadline, "workers did not start:\n" + server.output()
-            time.sleep(0.05)
-        while True:  # ready: the database and the channel layer answer
-            with contextlib.suppress(OSError, ValueError):
-                if get(f"{server.http_url}/health/")[0] == 200:
-                    break
-            assert time.monotonic() < deadline, "/health/ never answered 200:\n" + server.output()
-            time.sleep(0.1)
+        server.wait_ready()  # every worker, the database and the channel layer answer
         yield server
     finally:
         server.stop()
@@ -149,12 +92,12 @@ def worker_of(channel_name: str) -> str:
 class Fleet:
     def __init__(self, url: str):
         self.url = url
-        self.stations: dict[str, EmulatedStation] = {}
+        self.stations: dict[str, WatchedStation] = {}
         self.tasks: dict[str, asyncio.Task] = {}
         self.received: dict[str, list[str]] = {}
 
     async def connect(self, identity: str, protocol: str) -> None:
-        station = EmulatedStation(
+        station = WatchedStation(
             StationOptions(
                 identity=identity,
                 url=f"{self.url}/ocpp/",
@@ -164,28 +107,13 @@ class Fleet:
             ),
             rng=random.Random(identity),
         )
-        received = self.received.setdefault(identity, [])
-        observe = station._observe
-
-        def tap(direction: str, text: str, message_type: int, unique_id: str, action: str):
-            if direction == "in" and message_type == 2:
-                received.append(action)
-            observe(direction, text, message_type, unique_id, action)
-
-        station._observe = tap
+        station.received = self.received.setdefault(identity, [])  # one list across reconnects
         self.stations[identity] = station
         self.tasks[identity] = asyncio.create_task(station.run())
         await asyncio.wait_for(station.online.wait(), TIMEOUT)
 
     async def disconnect(self, identity: str) -> None:
-        station, task = self.stations.pop(identity), self.tasks.pop(identity)
-        station.stop()
-        station.close_connection()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 3)
-        except TimeoutError:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await shut_down(self.stations.pop(identity), self.tasks.pop(identity), 3)
 
     async def close(self) -> None:
         for identity in list(self.stations):

@@ -13,16 +13,17 @@ import json
 import random
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 
-from emulator.station import EmulatedStation, StationOptions
+from emulator.station import StationOptions
 from stations.models import Connector, IdToken, MeterSample, Station, Transaction
 from stations.passwords import make_station_password
+from tests.emulated import WatchedStation, shut_down
 from tests.servers import ROOT
-from tests.test_emulator_interop import StationWatch
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -46,9 +47,11 @@ def allow(tag: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def emulated(url: str, identity: str, version: str, **options: Any):
+async def emulated(
+    url: str, identity: str, version: str, **options: Any
+) -> AsyncIterator[WatchedStation]:
     """A running emulated station that records every CALL it sends."""
-    station = EmulatedStation(
+    station = WatchedStation(
         StationOptions(
             identity=identity,
             url=f"{url}/ocpp/",
@@ -59,31 +62,15 @@ async def emulated(url: str, identity: str, version: str, **options: Any):
         ),
         rng=random.Random(3),
     )
-    station.sent = []  # (action, payload) of every CALL, in order
-    observe = station._observe
-
-    def tap(direction: str, text: str, message_type: int, unique_id: str, action: str) -> None:
-        if direction == "out" and message_type == 2:
-            station.sent.append((action, json.loads(text)[3]))
-        observe(direction, text, message_type, unique_id, action)
-
-    station._observe = tap
-    station.watch = StationWatch(station)
     task = asyncio.create_task(station.run())
     try:
         await asyncio.wait_for(station.online.wait(), TIMEOUT)
         yield station
     finally:
-        station.stop()
-        station.close_connection()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), 2)
-        except TimeoutError:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        await shut_down(station, task, 2)
 
 
-def sent_samples(station: EmulatedStation) -> list[tuple[str, str, float]]:
+def sent_samples(station: WatchedStation) -> list[tuple[str, str, float]]:
     """(measurand, context, value) of every sampled value the station sent in a transaction."""
     found = []
     for action, payload in station.sent:
@@ -116,7 +103,7 @@ async def test_a_driver_session_is_stored_as_the_station_metered_it(live_daphne,
     await register(identity)
     await allow(TAG)
     async with emulated(live_daphne.url, identity, version) as station:
-        assert station.boot_answer["status"] == "Accepted"
+        assert station.boot_answer is not None and station.boot_answer["status"] == "Accepted"
         start_wh = station.connectors[1].meter_wh
         assert await station.session(1, TAG, 0.5)
         await asyncio.wait_for(station.outbox_drained(), TIMEOUT)
@@ -182,8 +169,8 @@ async def test_messages_queued_while_the_connection_was_lost_are_stored(live_dap
         assert await station.start_transaction(1, TAG) is not None
         await asyncio.wait_for(station.outbox_drained(), TIMEOUT)
         station.drop_connection()  # power cut on the line: no closing handshake
-        await station.watch.until(lambda: not station.online.is_set())
-        await station.watch.until(lambda: len(station.outbox) >= 3)
+        await station.until(lambda: not station.online.is_set())
+        await station.until(lambda: len(station.outbox) >= 3)
         assert await station.stop_transaction(1, "Local")
         queued = len(station.outbox)
         await asyncio.wait_for(station.online.wait(), TIMEOUT)

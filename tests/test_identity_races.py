@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import os
@@ -50,14 +49,19 @@ from stations.models import (
 )
 from stations.passwords import make_station_password
 from tests.conftest import require_service
-from tests.ocpp_client import OcppTestClient, status_payload
+from tests.ocpp_client import (
+    OcppTestClient,
+    basic_auth,
+    connect_ws,
+    status_payload,
+    ws_subprotocols,
+)
 from tests.servers import AsgiServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "race-station-key-0001"
 WRONG = "not-the-key-000000001"
-SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 # Identities carry the pid: two runs of this file (SQLite and PostgreSQL) may share Redis.
 RUN = f"{os.getpid() % 100000}"
 REDIS_URL = "redis://127.0.0.1:6379/9"
@@ -68,7 +72,7 @@ T0 = "2026-01-18T12:00:00Z"
 
 
 def basic(identity: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{identity}:{password}".encode()).decode()
+    return basic_auth(identity, password).decode()
 
 
 class Wire:
@@ -85,14 +89,7 @@ class Wire:
     async def open(
         cls, url: str, identity: str, version: str, password: str | None = PASSWORD, **kwargs
     ) -> Wire:
-        headers = {"Authorization": basic(identity, password)} if password is not None else {}
-        ws = await websockets.connect(
-            f"{url}/ocpp/{identity}",
-            subprotocols=[SUBPROTOCOL[version]],
-            additional_headers=headers,
-            open_timeout=20,
-            **kwargs,
-        )
+        ws = await connect_ws(url, identity, version, password=password, open_timeout=20, **kwargs)
         return cls(ws, url)
 
     async def _read(self) -> None:
@@ -129,7 +126,7 @@ class Wire:
             await self.reader
 
 
-def refusal_status(error: BaseException) -> int:
+def refusal_status(error: object) -> int:
     assert isinstance(error, InvalidStatus), repr(error)
     return error.response.status_code
 
@@ -396,7 +393,7 @@ async def attempt(
     try:
         ws = await websockets.connect(
             f"{url}{path}",
-            subprotocols=subprotocols,
+            subprotocols=ws_subprotocols(subprotocols),
             additional_headers={"Authorization": auth} if auth else {},
             open_timeout=60,
             local_addr=(address, 0),

@@ -7,20 +7,16 @@ failure paths and the Grafana dashboard against the documented names."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import re
 import signal
 import threading
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
-import websockets
 import yaml
 from asgiref.sync import SyncToAsync
 from channels.db import database_sync_to_async
@@ -37,8 +33,8 @@ from websockets.exceptions import InvalidStatus
 from csms_site import metrics
 from stations.models import Connector, Station, Transaction
 from stations.passwords import make_station_password
-from tests.ocpp_client import SUBPROTOCOL, OcppTestClient, basic_auth, boot_payload, status_payload
-from tests.servers import ROOT, AsgiServer
+from tests.ocpp_client import LiveClient, OcppTestClient, boot_payload, status_payload
+from tests.servers import ROOT, AsgiServer, UvicornWorkers
 
 TOKEN = "metrics-test-token-0123456789abcdef"
 PASSWORD = "metrics-station-key-0001"
@@ -47,35 +43,6 @@ GRAFANA = ROOT / "deploy" / "grafana"
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-class UvicornWorkers(AsgiServer):
-    """`uvicorn --workers N`, as docker-compose.yml runs it: a supervisor and N worker processes
-    accepting on one socket."""
-
-    def __init__(self, workers: int, env: dict[str, str]):
-        super().__init__("uvicorn", env)
-        self.workers = workers
-
-    def command(self) -> list[str]:
-        return [*super().command(), "--workers", str(self.workers)]
-
-    def worker_pids(self) -> list[int]:
-        assert self.process is not None
-        found: list[int] = []
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{self.process.pid}/task"):
-                with open(f"/proc/{self.process.pid}/task/{task}/children") as children:
-                    found += [int(child) for child in children.read().split()]
-        return found
-
-    def stop(self) -> None:
-        """The supervisor stops its workers; any it left behind are ended too."""
-        workers = self.worker_pids() if self.process and self.process.poll() is None else []
-        super().stop()
-        for pid in workers:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def parse(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -110,46 +77,6 @@ async def scrape(base: str, token: str | None = TOKEN) -> dict:
     return parse(body)
 
 
-class LiveStation:
-    """A station over a real WebSocket (the frames of tests/ocpp_client.py, on `websockets`)."""
-
-    def __init__(self, ws: Any, version: str):
-        self.ws = ws
-        self.version = version
-        self._ids = iter(range(1, 1_000_000))
-
-    @classmethod
-    async def open(cls, base: str, identity: str, version: str, password: str | None = PASSWORD):
-        headers = {}
-        if password is not None:
-            headers["Authorization"] = basic_auth(identity, password).decode()
-        ws = await websockets.connect(
-            f"{base}/ocpp/{identity}",
-            subprotocols=[SUBPROTOCOL[version]],
-            additional_headers=headers,
-            open_timeout=10,
-        )
-        return cls(ws, version)
-
-    async def receive(self) -> list:
-        return json.loads(await asyncio.wait_for(self.ws.recv(), 10))
-
-    async def call(self, action: str, payload: dict) -> list:
-        unique_id = f"m{next(self._ids)}"
-        await self.ws.send(json.dumps([2, unique_id, action, payload]))
-        answer = await self.receive()
-        assert answer[1] == unique_id, answer
-        return answer
-
-    async def result(self, action: str, payload: dict) -> dict:
-        answer = await self.call(action, payload)
-        assert answer[0] == 3, answer
-        return answer[2]
-
-    async def close(self) -> None:
-        await self.ws.close()
-
-
 @database_sync_to_async
 def register(identity: str, password: str | None = PASSWORD) -> None:
     Station.objects.create(
@@ -177,20 +104,6 @@ def post_command(base: str, token: str, station: str, action: str) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
-
-
-def wait_healthy(server: Any, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        with (
-            contextlib.suppress(OSError),
-            urllib.request.urlopen(f"{server.http_url}/health/", timeout=5) as response,
-        ):
-            if response.status == 200:
-                return
-        assert server.process.poll() is None, server.output()
-        assert time.monotonic() < deadline, "/health/ never answered 200:\n" + server.output()
-        time.sleep(0.1)
 
 
 # --- access ----------------------------------------------------------------------------------------
@@ -287,21 +200,48 @@ def test_database_gauges_come_from_a_few_cached_queries(client):
     assert value(fresh, "csms_stations") == 3
 
 
+class CountingLock:
+    """A lock that counts the threads that have asked for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changed = threading.Condition()
+        self.asked = 0
+
+    def __enter__(self) -> None:
+        with self._changed:
+            self.asked += 1
+            self._changed.notify_all()
+        self._lock.acquire()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+    def wait_asked(self, count: int, timeout: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.asked >= count, timeout)
+
+
 def test_concurrent_scrapes_query_once(monkeypatch):
     metrics.database.clear()
     calls: list[int] = []
-    release = threading.Event()
+    querying, release = threading.Event(), threading.Event()
 
     def slow_query() -> metrics.Snapshot:
         calls.append(1)
+        querying.set()
         release.wait(5)
         return metrics.Snapshot(ok=True)
 
+    lock = CountingLock()
+    monkeypatch.setattr(metrics.database, "_lock", lock)
     monkeypatch.setattr(metrics, "query_database", slow_query)
     threads = [threading.Thread(target=metrics.database.snapshot) for _ in range(8)]
-    for thread in threads:
+    threads[0].start()
+    assert querying.wait(5)
+    for thread in threads[1:]:
         thread.start()
-    time.sleep(0.2)
+    assert lock.wait_asked(len(threads), 5)  # the other seven scrapes came while it queried
     release.set()
     for thread in threads:
         thread.join(5)
@@ -456,7 +396,7 @@ async def test_a_live_server_shows_what_its_stations_do(live_server_with_metrics
     assert (await asyncio.to_thread(scrape_url, base, "not-the-token"))[0] == 401
     before = await scrape(base)
 
-    station = await LiveStation.open(base_ws, "CP_LIVE", "2.0.1")
+    station = await LiveClient.open(base_ws, "CP_LIVE", "2.0.1", password=PASSWORD)
     try:
         assert (await station.result("BootNotification", boot_payload("2.0.1")))["status"]
         await station.result("Heartbeat", {})
@@ -468,14 +408,12 @@ async def test_a_live_server_shows_what_its_stations_do(live_server_with_metrics
         command = asyncio.create_task(
             asyncio.to_thread(post_command, base, token, "CP_LIVE", "ClearCache")
         )
-        call = await station.receive()
-        assert call[0] == 2 and call[2] == "ClearCache"
-        await station.ws.send(json.dumps([3, call[1], {"status": "Accepted"}]))
+        assert (await station.answer())[2] == "ClearCache"
         assert await command == 200
 
         # A refused login: the wrong password.
         with pytest.raises(InvalidStatus) as refused:
-            await LiveStation.open(base_ws, "CP_LIVE", "2.0.1", password="not-the-password-01")
+            await LiveClient.open(base_ws, "CP_LIVE", "2.0.1", password="not-the-password-01")
         assert refused.value.response.status_code == 401
 
         after = await scrape(base)
@@ -543,7 +481,7 @@ async def test_every_worker_answers_for_all_of_them(tmp_path):
     )
     await asyncio.to_thread(server.start)
     try:
-        await asyncio.to_thread(wait_healthy, server)
+        await asyncio.to_thread(server.wait_ready)
         # One connection per station: the kernel spreads them over the workers. Go on until both
         # workers have answered Heartbeats (at least 6 stations, at most 30).
         stations = 0
@@ -552,13 +490,13 @@ async def test_every_worker_answers_for_all_of_them(tmp_path):
             stations += 1
             identity = f"CP_MP{stations}"
             await register(identity, password=None)
-            station = await LiveStation.open(server.url, identity, "1.6", password=None)
+            station = await LiveClient.open(server.url, identity, "1.6")
             await station.result("BootNotification", boot_payload("1.6"))
             await station.result("Heartbeat", {})
             await station.close()
         for _ in range(2):
             with pytest.raises(InvalidStatus):
-                await LiveStation.open(server.url, "CP_UNKNOWN", "1.6", password=None)
+                await LiveClient.open(server.url, "CP_UNKNOWN", "1.6")
 
         def counts(samples: dict) -> tuple[float, float]:
             return (
@@ -574,8 +512,8 @@ async def test_every_worker_answers_for_all_of_them(tmp_path):
         victim = next(pid for pid in server.worker_pids() if per_process.get(pid))
         assert (directory / f"gauge_livesum_{victim}.db").exists()
         os.kill(victim, signal.SIGKILL)
-        await asyncio.sleep(0.5)
-        await asyncio.to_thread(wait_healthy, server)
+        await asyncio.to_thread(server.wait_replaced, victim)
+        await asyncio.to_thread(server.wait_healthy)
         for _ in range(4):
             assert counts(await scrape(server.http_url)) == (stations, 2)
         assert not (directory / f"gauge_livesum_{victim}.db").exists()
