@@ -13,18 +13,21 @@ import asyncio
 import os
 
 import pytest
+from redis.asyncio import Redis
 
 from csms_site.channel_layer import ShieldedRedisChannelLayer, SweepingInMemoryChannelLayer
 from tests.conftest import require_service
 
 ROUNDS = 30
+REDIS_URL = "redis://127.0.0.1:6379/9"
+CLIENT_NAME = f"csms-test-layer-{os.getpid()}"  # the layer's connections, in Redis's CLIENT LIST
 
 
 @pytest.fixture
 async def layer():
     require_service("Redis", "127.0.0.1", 6379)
     layer = ShieldedRedisChannelLayer(
-        hosts=[{"address": "redis://127.0.0.1:6379/9", "socket_timeout": 15}],
+        hosts=[{"address": REDIS_URL, "socket_timeout": 15, "client_name": CLIENT_NAME}],
         prefix=f"csms-test-layer-{os.getpid()}",
     )
     layer.brpop_timeout = 1  # a backed-up message is requeued by the next pop: keep that quick
@@ -32,19 +35,40 @@ async def layer():
     await layer.flush()
 
 
+async def blocked_in_bzpopmin(redis: Redis, timeout: float = 10) -> None:
+    """Until one of the layer's connections is blocked in BZPOPMIN, as Redis itself reports it
+    (CLIENT LIST: the command, and the flag `b`)."""
+
+    async def blocked() -> bool:
+        return any(
+            client.get("name") == CLIENT_NAME
+            and client.get("cmd") == "bzpopmin"
+            and "b" in client.get("flags", "")
+            for client in await redis.client_list()
+        )
+
+    async with asyncio.timeout(timeout):
+        while not await blocked():  # noqa: ASYNC110 (the Redis server's state: no event)
+            await asyncio.sleep(0.002)
+
+
 async def test_a_message_popped_for_a_cancelled_receive_is_still_delivered(layer):
     delivered = 0
-    for n in range(ROUNDS):
-        closing, other = await layer.new_channel(), await layer.new_channel()
-        receiving = asyncio.ensure_future(layer.receive(closing))
-        await asyncio.sleep(0.02)  # it is blocked in BZPOPMIN now
-        await layer.send(other, {"type": "station.command", "n": n})
-        await asyncio.sleep(n % 4 * 0.0005)  # cancel at various points of the pop's answer
-        receiving.cancel()
-        await asyncio.gather(receiving, return_exceptions=True)
-        message = await asyncio.wait_for(layer.receive(other), 10)
-        assert message == {"type": "station.command", "n": n}
-        delivered += 1
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        for n in range(ROUNDS):
+            closing, other = await layer.new_channel(), await layer.new_channel()
+            receiving = asyncio.ensure_future(layer.receive(closing))
+            await blocked_in_bzpopmin(redis)
+            await layer.send(other, {"type": "station.command", "n": n})
+            await asyncio.sleep(n % 4 * 0.0005)  # cancel at various points of the pop's answer
+            receiving.cancel()
+            await asyncio.gather(receiving, return_exceptions=True)
+            message = await asyncio.wait_for(layer.receive(other), 10)
+            assert message == {"type": "station.command", "n": n}
+            delivered += 1
+    finally:
+        await redis.aclose()
     assert delivered == ROUNDS
 
 
