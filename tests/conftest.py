@@ -128,9 +128,9 @@ def flush_survives_live_servers():
                 if attempt == 4 or "deadlock detected" not in str(error.__cause__):
                     raise
 
-    flush.Command.handle = handle
-    yield
-    flush.Command.handle = original
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flush.Command, "handle", handle)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -110,7 +110,7 @@ class CrashableServer:
         return state not in ("Z", "X")
 
     def stop(self) -> None:
-        if self.alive():
+        if self.pid is not None and self.alive():
             os.kill(self.pid, signal.SIGTERM)
         while self._forked:  # forked but never taken as the server (it failed to listen)
             with contextlib.suppress(ProcessLookupError):

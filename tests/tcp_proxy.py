@@ -13,8 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 from tests.servers import free_port
+
+T = TypeVar("T")
 
 
 class TcpProxy:
@@ -46,20 +50,25 @@ class TcpProxy:
         self._thread.join(5)
 
     def freeze(self) -> None:
-        self._loop.call_soon_threadsafe(self._flowing.clear)
+        self._loop.call_soon_threadsafe(self.flowing.clear)
 
     def cut(self) -> None:
         self._cut.set()
         self._run(self._close_all())
-        self._loop.call_soon_threadsafe(self._flowing.set)  # wake held pipes so they end
+        self._loop.call_soon_threadsafe(self.flowing.set)  # wake held pipes so they end
 
     def restore(self) -> None:
         self._cut.clear()
-        self._loop.call_soon_threadsafe(self._flowing.set)
+        self._loop.call_soon_threadsafe(self.flowing.set)
 
     # --- internals ------------------------------------------------------------------------------
 
-    def _run(self, coroutine):
+    @property
+    def flowing(self) -> asyncio.Event:
+        assert self._flowing is not None, "start() the proxy first"
+        return self._flowing
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
 
     @staticmethod
@@ -103,7 +112,7 @@ class TcpProxy:
                 data = await reader.read(65536)
                 if not data:
                     break
-                await self._flowing.wait()  # while frozen, the data is held, never delivered
+                await self.flowing.wait()  # while frozen, the data is held, never delivered
                 if self._cut.is_set():
                     break
                 writer.write(data)

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from reservations.models import Reservation
+from stations.admin import MessageLogAdmin
 from stations.models import (
     Connector,
     IdToken,
@@ -153,6 +154,7 @@ def test_the_station_page_does_not_show_the_password_hash(admin_client, data):
 
 def test_the_message_log_list_shows_only_the_start_of_a_frame(data):
     model_admin = admin.site._registry[MessageLog]
+    assert isinstance(model_admin, MessageLogAdmin)
 
     preview = model_admin.frame_preview(data["messagelog"])
 

@@ -561,7 +561,8 @@ def test_an_id_token_names_its_group_by_token_string(api, data, users):
 
     assert response.status_code == 201, response.content
     assert (response.json()["parent"], response.json()["user"]) == ("GROUP", users["driver"].pk)
-    assert IdToken.objects.get(token="TAG-NEW").parent.token == "GROUP"
+    parent = IdToken.objects.get(token="TAG-NEW").parent
+    assert parent is not None and parent.token == "GROUP"
 
 
 def test_an_id_token_cannot_be_its_own_group(api, data):

@@ -19,7 +19,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import websockets
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.utils import timezone
@@ -27,6 +26,7 @@ from django.utils import timezone
 from emulator.station import EmulatedStation, StationOptions
 from reservations.models import Reservation
 from stations.models import Command, IdToken, Station, Transaction
+from tests.ocpp_client import connect_ws
 from tests.servers import ROOT, AsgiServer
 
 CHROMIUM = "/usr/bin/chromium"
@@ -433,9 +433,7 @@ async def test_the_station_page_follows_a_remote_start_and_its_remote_stop(live_
 @contextlib.asynccontextmanager
 async def declining_2_0_1_station(server, identity: str):
     """A raw 2.0.1 station over a real WebSocket: boots, then declines every command with a reason."""
-    async with websockets.connect(
-        f"{server.url}/ocpp/{identity}", subprotocols=["ocpp2.0.1"]
-    ) as ws:
+    async with await connect_ws(server.url, identity) as ws:
         boot = {"chargingStation": {"vendorName": "Raw", "model": "No"}, "reason": "PowerUp"}
         await ws.send(json.dumps([2, "boot-1", "BootNotification", boot]))
         while json.loads(await ws.recv())[:2] != [3, "boot-1"]:

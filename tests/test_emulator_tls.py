@@ -10,6 +10,7 @@ import pytest
 import websockets
 
 from emulator.station import EmulatedStation, StationOptions
+from tests.ocpp_client import ws_subprotocols
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +42,7 @@ async def tls_csms(certificate):
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     async with websockets.serve(
-        answer_boot, "127.0.0.1", 0, ssl=context, subprotocols=["ocpp2.0.1"]
+        answer_boot, "127.0.0.1", 0, ssl=context, subprotocols=ws_subprotocols(["ocpp2.0.1"])
     ) as server:
         yield f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
 

@@ -21,7 +21,9 @@ def empty_buffer():
 
 async def next_events(channel: str, kinds: set[str]) -> list[dict]:
     """Collect batches until every kind asked for has arrived."""
-    layer, seen = get_channel_layer(), []
+    layer = get_channel_layer()
+    assert layer is not None
+    seen: list[dict] = []
     while not kinds <= {e["kind"] for e in seen}:
         message = await layer.receive(channel)
         assert message["type"] == "dashboard.events"
@@ -31,6 +33,7 @@ async def next_events(channel: str, kinds: set[str]) -> list[dict]:
 
 async def test_a_station_booting_and_reporting_reaches_the_dashboard_group(booted, version):
     layer = get_channel_layer()
+    assert layer is not None
     channel = await layer.new_channel()
     await layer.group_add(events.GROUP, channel)
     await booted.result("StatusNotification", status_payload(version, 1, "Faulted"))

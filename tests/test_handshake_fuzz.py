@@ -28,6 +28,7 @@ import sys
 import textwrap
 import time
 import uuid
+from collections.abc import Sequence
 
 import pytest
 import websockets
@@ -36,6 +37,7 @@ from hypothesis import strategies as st
 
 from stations.models import Station
 from stations.passwords import make_station_password
+from tests.ocpp_client import connect_ws
 from tests.servers import AsgiServer
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.live]
@@ -93,7 +95,7 @@ def request_bytes(path: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
 
 
 def upgrade_headers(
-    *, protocols: list[bytes] | None = None, extra: list[tuple[bytes, bytes]] = ()
+    *, protocols: list[bytes] | None = None, extra: Sequence[tuple[bytes, bytes]] = ()
 ) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"Upgrade", b"websocket"),
@@ -258,7 +260,9 @@ junk_header = st.tuples(
     ),
     header_text,
 )
-junk_headers = st.one_of(st.just([]), st.just([]), st.lists(junk_header, min_size=1, max_size=2))
+junk_headers: st.SearchStrategy[list[tuple[bytes, bytes]]] = st.one_of(
+    st.just([]), st.just([]), st.lists(junk_header, min_size=1, max_size=2)
+)
 
 
 @settings(
@@ -284,13 +288,7 @@ def test_no_generated_handshake_gets_a_5xx(edge, stations, path, auth, offer, ju
 
 
 async def open_station(server: AsgiServer, identity: str) -> websockets.ClientConnection:
-    return await websockets.connect(
-        f"{server.url}/ocpp/{identity}",
-        subprotocols=["ocpp2.0.1"],
-        max_size=None,
-        open_timeout=20,
-        close_timeout=10,
-    )
+    return await connect_ws(server.url, identity, max_size=None, open_timeout=20, close_timeout=10)
 
 
 async def send_oversize(server: AsgiServer, size: int) -> tuple[int | None, str]:
@@ -378,6 +376,7 @@ async def test_other_stations_keep_their_pace_while_oversize_frames_arrive(edge,
         ",".join(map(str, sizes)),
         stdout=asyncio.subprocess.PIPE,
     )
+    assert sender.stdout is not None
     assert (await sender.stdout.readline()).strip() == b"started"
     during: list[float] = []
     done = asyncio.ensure_future(sender.stdout.readline())

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 from datetime import UTC, datetime
 
@@ -21,12 +20,12 @@ from websockets.exceptions import InvalidStatus
 from stations.models import Connector, IdToken, MeterSample, Station, StationEvent, Transaction
 from stations.passwords import make_station_password
 from tests.conftest import require_service
+from tests.ocpp_client import connect_ws
 from tests.servers import AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "live-station-key-0001"
-SUBPROTOCOL = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
 
 
 def now() -> str:
@@ -42,16 +41,7 @@ def register(identity: str, password: str | None = PASSWORD, **fields) -> None:
 
 @contextlib.asynccontextmanager
 async def library_station(url: str, identity: str, version: str, password: str | None = PASSWORD):
-    headers = {}
-    if password is not None:
-        token = base64.b64encode(f"{identity}:{password}".encode()).decode()
-        headers["Authorization"] = f"Basic {token}"
-    ws = await websockets.connect(
-        f"{url}/ocpp/{identity}",
-        subprotocols=[SUBPROTOCOL[version]],
-        additional_headers=headers,
-        open_timeout=10,
-    )
+    ws = await connect_ws(url, identity, version, password=password)
     cp = (ChargePoint16 if version == "1.6" else ChargePoint201)(identity, ws, response_timeout=10)
     reader = asyncio.create_task(cp.start())
     try:
@@ -225,19 +215,22 @@ async def test_an_unknown_station_is_refused_with_404_where_the_server_can_say_s
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_frame_faults_over_the_wire(live_daphne, version):
     await register(f"RAW{version[0]}", password=None, boot_status="Accepted")
-    async with websockets.connect(
-        f"{live_daphne.url}/ocpp/RAW{version[0]}", subprotocols=[SUBPROTOCOL[version]]
-    ) as ws:
+    async with await connect_ws(live_daphne.url, f"RAW{version[0]}", version) as ws:
+
+        async def answer() -> str:
+            frame = await asyncio.wait_for(ws.recv(), 10)
+            assert isinstance(frame, str), frame  # a text frame
+            return frame
+
         await ws.send("this is not json")
-        answer = await asyncio.wait_for(ws.recv(), 10)
         expected = "FormationViolation" if version == "1.6" else "RpcFrameworkError"
-        assert answer.startswith(f'[4,"-1","{expected}"')
+        assert (await answer()).startswith(f'[4,"-1","{expected}"')
         await ws.send('[2,"u1","Unknown",{}]')
-        assert '"NotImplemented"' in await asyncio.wait_for(ws.recv(), 10)
+        assert '"NotImplemented"' in await answer()
         await ws.send(b"\x00\x01binary")
-        assert '"-1"' in await asyncio.wait_for(ws.recv(), 10)
+        assert '"-1"' in await answer()
         await ws.send('[2,"h1","Heartbeat",{}]')
-        assert (await asyncio.wait_for(ws.recv(), 10)).startswith('[3,"h1",{"currentTime"')
+        assert (await answer()).startswith('[3,"h1",{"currentTime"')
 
 
 async def test_the_second_connection_rule_holds_across_worker_processes(transactional_db):

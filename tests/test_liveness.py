@@ -21,7 +21,7 @@ from django.test import Client, override_settings
 from stations.clock import utcnow
 from stations.models import FlagReason, RegistrationStatus, Station, StationEvent, Transaction
 from stations.services import liveness
-from tests.ocpp_client import OcppTestClient, boot_payload
+from tests.ocpp_client import OcppTestClient, boot_payload, connect_ws
 from tests.servers import AsgiServer
 from tests.tcp_proxy import TcpProxy
 
@@ -65,9 +65,7 @@ async def until_offline(identity: str, timeout: float) -> float:
 
 
 async def connect(url: str, identity: str) -> websockets.ClientConnection:
-    ws = await websockets.connect(
-        f"{url}/ocpp/{identity}", subprotocols=["ocpp1.6"], open_timeout=10, ping_interval=None
-    )
+    ws = await connect_ws(url, identity, "1.6", ping_interval=None)
     await ws.send(json.dumps([2, "b", "BootNotification", boot_payload("1.6")]))
     assert '"Accepted"' in await ws.recv()
     return ws
@@ -144,7 +142,7 @@ async def test_a_silent_station_is_closed_with_4001_and_a_chatty_one_is_not():
         for _ in range(8):  # ...and then for two more timeouts, and stays connected
             n += 1
             await heartbeat(chatty, n)
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.25)  # the station's pace: it talks through two timeouts
         assert (await row("CHATTY")).connected
         assert "SilenceTimeout" in await event_types("QUIET")
         assert "SilenceTimeout" not in await event_types("CHATTY")
@@ -163,6 +161,7 @@ async def test_stations_of_a_killed_worker_are_marked_offline_by_the_next_one():
     await register("ORPHAN", "NEWCOMER")
     env = {"OCPP_SILENCE_TIMEOUT": "1", "OCPP_PRESENCE_FLUSH_SECONDS": "0.05"}
     first = AsgiServer("daphne", env=env).start()
+    assert first.process is not None
     orphan = await connect(first.url, "ORPHAN")
     first.process.send_signal(signal.SIGKILL)
     first.process.wait(10)

@@ -30,7 +30,8 @@ def test_one_json_object_per_line_with_the_fields():
         "logger": "csms.test",
         "message": "station CP_1 said\ntwo lines",
     }
-    assert datetime.fromisoformat(json.loads(line)["time"]).utcoffset().total_seconds() == 0
+    offset = datetime.fromisoformat(json.loads(line)["time"]).utcoffset()
+    assert offset is not None and offset.total_seconds() == 0
 
 
 def test_exception_text():

@@ -9,7 +9,6 @@ every refusal into 403).
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import statistics
@@ -19,7 +18,6 @@ import time
 from collections import Counter
 
 import pytest
-import websockets
 from channels.db import database_sync_to_async
 from django.test import override_settings
 from websockets.exceptions import InvalidStatus
@@ -28,6 +26,7 @@ from stations import consumers, throttle
 from stations.models import Station, StationEvent
 from stations.passwords import make_station_password
 from stations.services.connections import credential_problem
+from tests.ocpp_client import connect_ws
 from tests.servers import AsgiServer
 from tests.test_handshake_and_auth import basic, handshake, status_of
 
@@ -281,11 +280,6 @@ def test_a_flood_keeps_the_throttles_memory_bounded():
 # --- over the wire ----------------------------------------------------------------------------------
 
 LIMIT = 5
-SUBPROTOCOL = "ocpp2.0.1"
-
-
-def basic_header(identity: str, password: str) -> str:
-    return "Basic " + base64.b64encode(f"{identity}:{password}".encode()).decode()
 
 
 async def wire_status(
@@ -293,14 +287,8 @@ async def wire_status(
 ) -> int:
     """One handshake over a real socket from `address`: its HTTP status (101: admitted)."""
     try:
-        ws = await websockets.connect(
-            f"{url}/ocpp/{identity}",
-            subprotocols=[SUBPROTOCOL],
-            additional_headers={"Authorization": basic_header(identity, password)}
-            if password
-            else {},
-            open_timeout=30,
-            local_addr=(address, 0),
+        ws = await connect_ws(
+            url, identity, password=password or None, open_timeout=30, local_addr=(address, 0)
         )
     except InvalidStatus as error:
         return error.response.status_code
@@ -439,12 +427,8 @@ def probe_server(transactional_db):
 
 async def handshake_seconds(url: str, identity: str, address: str) -> float:
     began = time.perf_counter()
-    ws = await websockets.connect(
-        f"{url}/ocpp/{identity}",
-        subprotocols=[SUBPROTOCOL],
-        additional_headers={"Authorization": basic_header(identity, PASSWORD)},
-        open_timeout=30,
-        local_addr=(address, 0),
+    ws = await connect_ws(
+        url, identity, password=PASSWORD, open_timeout=30, local_addr=(address, 0)
     )
     elapsed = time.perf_counter() - began
     await ws.close()
@@ -489,6 +473,7 @@ async def test_a_burst_of_1000_unknown_identities_from_one_address_leaves_known_
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ},
     )
+    assert burst.stdout is not None
     assert (await burst.stdout.readline()).strip() == b"started"
     during: list[float] = []
     stop = asyncio.Event()

@@ -10,13 +10,13 @@ import urllib.error
 import urllib.request
 
 import pytest
-import websockets
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from stations.models import Command, IdToken, Station
 from tests.conftest import require_service
+from tests.ocpp_client import connect_ws
 from tests.servers import AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -67,9 +67,7 @@ def two_workers(transactional_db):
 async def test_rest_calls_on_one_worker_reach_a_station_on_the_other(two_workers):
     socket_worker, http_worker = two_workers
     operator, driver = await setup_data()
-    async with websockets.connect(
-        f"{socket_worker.url}/ocpp/CP_FAR", subprotocols=["ocpp2.0.1"]
-    ) as ws:
+    async with await connect_ws(socket_worker.url, "CP_FAR") as ws:
         boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
         await ws.send(json.dumps([2, "b", "BootNotification", boot]))
         assert json.loads(await ws.recv())[2]["status"] == "Accepted"
@@ -145,9 +143,7 @@ async def test_an_idle_station_stays_connected_past_the_channel_layers_blocking_
     (redis-py 8's default) closed every station that was quiet for 5 s with code 1011."""
     socket_worker, _ = two_workers
     await setup_data()
-    async with websockets.connect(
-        f"{socket_worker.url}/ocpp/CP_FAR", subprotocols=["ocpp2.0.1"]
-    ) as ws:
+    async with await connect_ws(socket_worker.url, "CP_FAR") as ws:
         boot = {"chargingStation": {"model": "M", "vendorName": "V"}, "reason": "PowerUp"}
         await ws.send(json.dumps([2, "b", "BootNotification", boot]))
         await ws.recv()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -34,6 +35,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def samples(n: int, version: str) -> list[dict]:
     """One meter value with `n` sampled values, snake_case as handlers receive them."""
+    values: list[dict[str, Any]]
     if version == "1.6":
         values = [
             {"value": str(1000 + i), "measurand": "Energy.Active.Import.Register", "phase": f"L{i}"}

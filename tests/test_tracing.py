@@ -14,7 +14,7 @@ import threading
 import time
 from concurrent import futures
 
-import grpc
+import grpc  # type: ignore[import-untyped]  # grpcio ships no stubs; types-grpcio is not a dev dependency
 import pytest
 import uvicorn
 from channels.db import database_sync_to_async
