@@ -9,10 +9,10 @@ it writes at shutdown; docs/background-jobs.md has the same table for operators.
   and at shutdown each writes out what it still buffers.
 - *Per cluster* jobs work on the database alone (stations whose worker died, stale transactions,
   reservation expiry, message log retention): one worker of the whole cluster runs them, the one
-  that holds the cluster lock (`cluster_lock()`: a PostgreSQL advisory lock; nothing on SQLite,
-  which serves one process). A worker that is not the holder tries to take the lock each time one
-  of its cluster jobs falls due, so when the holder dies another worker takes over within one
-  interval of that job.
+  that holds the cluster lock (`cluster_lock()`: a PostgreSQL advisory lock when workers share a
+  channel layer, REDIS_URL; nothing without one, or on SQLite, where the process is alone). A
+  worker that is not the holder tries to take the lock each time one of its cluster jobs falls
+  due, so when the holder dies another worker takes over within one interval of that job.
 
 Started by `lifespan.startup` (uvicorn) or, where the server has no lifespan (daphne, so
 `manage.py runserver`), on the first request or socket (`ensure_started`). Each job is one task
@@ -42,9 +42,10 @@ from stations.db import in_db_thread
 
 logger = logging.getLogger("csms.jobs")
 
-# Bounds on shutdown, so that a database that does not answer cannot hold the process for ever:
-# the tick under way gets this long to finish, then each shutdown flush as long again.
-SHUTDOWN_SECONDS = 10.0
+# The bound on shutdown, so that a database that does not answer cannot hold the process for ever:
+# the ticks under way finish and the shutdown flushes run within this many seconds in all (well
+# inside docker-compose.yml's stop_grace_period, after uvicorn's --timeout-graceful-shutdown).
+SHUTDOWN_SECONDS = 8.0
 MIN_INTERVAL = 0.01  # a setting of 0 must not spin the loop
 
 
@@ -180,9 +181,11 @@ class ClusterLock(Protocol):
 
 
 class LocalLock:
-    """SQLite: the embedded setup serves one process, so that process is the whole cluster. (Several
-    processes on one SQLite file would each run the cluster jobs: every one of them only changes a
-    row that still matches what it read, so the work is repeated, never doubled.)"""
+    """No lock: this process is the whole cluster. Without REDIS_URL the channel layer is in memory,
+    and one process is all such a deployment can be (a station's socket and the commands for it
+    must meet in one layer); SQLite is the embedded setup, one process too. (Several processes on
+    one database without a shared layer would each run the cluster jobs: every one of them only
+    changes a row that still matches what it read, so the work is repeated, never doubled.)"""
 
     kind = "none (one process)"
 
@@ -296,8 +299,9 @@ class AdvisoryLock:
 
 
 def cluster_lock() -> ClusterLock:
-    """The lock for the database in use (read the docstrings of both for why nothing else)."""
-    if connection.vendor == "postgresql":
+    """The lock for this deployment: workers form a cluster through a shared channel layer
+    (REDIS_URL) and a shared PostgreSQL database. Read the docstrings of both for why nothing else."""
+    if getattr(settings, "REDIS_URL", "") and connection.vendor == "postgresql":
         return AdvisoryLock()
     return LocalLock()
 
@@ -322,6 +326,9 @@ class JobRunner:
         self._stopping: asyncio.Event | None = None
         self.started_by = ""
         self.lock: ClusterLock | None = None
+        # The event loop the jobs were last stopped in: no "first use" there restarts them (a
+        # request that arrives during the server's shutdown, a dashboard event published then).
+        self._stopped_in: asyncio.AbstractEventLoop | None = None
 
     @property
     def running(self) -> bool:
@@ -357,9 +364,11 @@ class JobRunner:
         if self.running:
             return False
         try:
-            asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             return False  # synchronous code: the next request or socket starts them
+        if loop is self._stopped_in:
+            return False  # stopped for good in this loop: the server is going away
         return self.start("first use")
 
     async def stop(self) -> None:
@@ -372,8 +381,9 @@ class JobRunner:
             logger.warning("background jobs: stop() called from another event loop; ignored")
             return
         stopping.set()
+        self._stopped_in = task.get_loop()
         try:
-            await asyncio.wait_for(asyncio.shield(task), 3 * SHUTDOWN_SECONDS + 5)
+            await asyncio.wait_for(asyncio.shield(task), SHUTDOWN_SECONDS + 5)
         except TimeoutError:
             logger.error("background jobs did not stop in time; cancelled")
             task.cancel()
@@ -384,17 +394,19 @@ class JobRunner:
 
     async def _run(self, jobs: tuple[Job, ...], stopping: asyncio.Event) -> None:
         lock = self.lock = cluster_lock()
+        logger.info("cluster jobs: cluster lock %s", lock.kind)
         loops = [
             asyncio.create_task(self._loop(job, lock, stopping), name=f"csms-job {job.name}")
             for job in jobs
         ]
         try:
             await stopping.wait()
-            _, late = await asyncio.wait(loops, timeout=SHUTDOWN_SECONDS) if loops else ((), ())
+            deadline = asyncio.get_running_loop().time() + SHUTDOWN_SECONDS
+            _, late = await asyncio.wait(loops, timeout=SHUTDOWN_SECONDS / 2) if loops else ((), ())
             for task in late:
                 logger.warning("background jobs: %s did not finish its tick; cancelled", task)
                 task.cancel()
-            await self._flush(jobs)
+            await self._flush(jobs, deadline)
             await lock.release()
             logger.info("background jobs stopped (pid %d)", os.getpid())
         finally:
@@ -419,12 +431,14 @@ class JobRunner:
             except Exception:
                 logger.exception("%s failed; retrying next interval", job.name)
 
-    async def _flush(self, jobs: tuple[Job, ...]) -> None:
+    async def _flush(self, jobs: tuple[Job, ...], deadline: float) -> None:
+        """Each job's shutdown flush, in the registry's order, all before `deadline`."""
+        loop = asyncio.get_running_loop()
         for job in jobs:
             if job.at_shutdown is None:
                 continue
             try:
-                await asyncio.wait_for(job.at_shutdown(), SHUTDOWN_SECONDS)
+                await asyncio.wait_for(job.at_shutdown(), max(deadline - loop.time(), 0.5))
             except Exception:
                 logger.exception("%s: the shutdown flush failed", job.name)
 

@@ -124,6 +124,7 @@ async def test_lifespan_startup_starts_the_jobs_once_and_shutdown_flushes_what_t
     assert await lifespan.send("shutdown") == {"type": "lifespan.shutdown.complete"}
     await asyncio.wait_for(lifespan.task, 10)
     assert not runner.running
+    assert not runner.ensure_started()  # stopped for good: a late request starts nothing
     assert await logged("CP_1") == [
         ("in", "BootNotification"),
         ("out", "BootNotification"),
@@ -264,3 +265,10 @@ async def test_sigterm_writes_the_buffered_message_log_presence_and_refusals_bef
     assert "LoginsThrottled" in await event_types("LOCKED")
     locked = await Station.objects.aget(pk="LOCKED")
     assert locked.failed_logins == 2  # one recorded at once, one in the tally the shutdown wrote
+
+
+@override_settings(REDIS_URL="")
+def test_a_process_without_a_shared_channel_layer_is_its_own_cluster():
+    """No REDIS_URL: the in-memory channel layer, one process; it takes no lock, whatever the
+    database (the cluster test is tests/test_lifespan_cluster.py)."""
+    assert isinstance(background.cluster_lock(), background.LocalLock)

@@ -1,9 +1,10 @@
 """Jobs of the whole cluster run once per tick, whatever the number of workers: the worker holding
 the PostgreSQL advisory lock runs them, and when it dies another takes over.
 
-PostgreSQL only (`DATABASE_URL=postgres://...`): SQLite serves one process and has no such lock.
-The servers here get a lock name of their own (BACKGROUND_LOCK_NAME), so that session-wide servers
-of other tests, on the same test database, do not compete with them.
+PostgreSQL only (`DATABASE_URL=postgres://...`), and Redis: workers form a cluster through a shared
+channel layer; without one, or on SQLite, a process is alone and takes no lock. The servers here
+get a lock name of their own (BACKGROUND_LOCK_NAME), so that no other test's servers on the same
+test database compete with them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from channels.db import database_sync_to_async
 from django.db import connection
 
 from stations.background import AdvisoryLock, advisory_key
+from tests.conftest import require_service
 from tests.servers import AsgiServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,9 +72,11 @@ class Workers:
     """`uvicorn --workers 2` with JSON logs: who ticks and who holds the lock, from its output."""
 
     def __init__(self) -> None:
+        require_service("Redis", "127.0.0.1", 6379)
         self.lock_name = f"test cluster {uuid.uuid4()}"
         env = {
             "DJANGO_SETTINGS_MODULE": "tests.lifespan_settings",
+            "REDIS_URL": "redis://127.0.0.1:6379/10",
             "BACKGROUND_LOCK_NAME": self.lock_name,
             "OCPP_RESERVATION_SWEEP_SECONDS": str(TICK),
             "LOG_LEVEL": "DEBUG",
