@@ -117,7 +117,7 @@ class OperatorInput(Protocol):
     def from_form(cls, form: Form) -> Self: ...
 
 
-In = TypeVar("In")
+In = TypeVar("In", bound=OperatorInput)
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,7 @@ class CommandSpec(Generic[In]):
         """The typed input from an operator's form; InputError when it is incomplete."""
         if self.input is None:
             raise InputError(f"{self.label} takes no form")
-        value: In = self.input.from_form(form)  # type: ignore[attr-defined]
-        return value
+        return self.input.from_form(form)
 
     def payload(self, value: In, target: Target) -> tuple[str, dict[str, Any]]:
         """(OCPP action, payload) for the station."""
@@ -322,10 +321,10 @@ class RemoteStopInput:
 
 
 def _remote_stop(value: RemoteStopInput, target: Target) -> dict[str, Any]:
-    if target.protocol == V16:
-        return {
-            "transactionId": form_int({"transaction_id": value.transaction_id}, "transaction_id")
-        }
+    if target.protocol == V16:  # the CSMS's own transaction number
+        if not value.transaction_id.isdigit():
+            raise InputError("transaction_id must be a number")
+        return {"transactionId": int(value.transaction_id)}
     return {"transactionId": value.transaction_id}
 
 

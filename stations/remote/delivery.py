@@ -80,6 +80,11 @@ def resolve(station_id: str, action: str, payload: dict[str, Any]) -> Route:
     where = route(station_id)
     if where is None:
         raise CommandRefused(f"No such station: {station_id}", code="unknown_station")
+    return checked(where, action, payload)
+
+
+def checked(where: Route, action: str, payload: dict[str, Any]) -> Route:
+    """`where`, after the one check of the command (`resolve` for a caller with no route yet)."""
     if where.protocol:
         check_command(where.protocol, action, payload)
     return where
@@ -108,8 +113,8 @@ async def send_command(
     with _command_span(station_id, action, source) as span:
         if where is None:
             where = await in_db_thread(resolve)(station_id, action, payload)
-        elif where.protocol:
-            check_command(where.protocol, action, payload)
+        else:
+            where = checked(where, action, payload)
         result = await _deliver(where, action, payload, timeout, started, margin)
         span.set_attribute("ocpp.outcome", result.outcome)
     await in_db_thread(_record)(station_id, action, payload, result, requested_by, source)
@@ -134,10 +139,7 @@ def send_command_from_thread(
     """
     started = time.monotonic()
     with _command_span(station_id, action, source) as span:
-        if where is None:
-            where = resolve(station_id, action, payload)
-        elif where.protocol:
-            check_command(where.protocol, action, payload)
+        where = checked(where, action, payload) if where else resolve(station_id, action, payload)
         result = async_to_sync(_deliver)(where, action, payload, timeout, started)
         span.set_attribute("ocpp.outcome", result.outcome)
     _record(station_id, action, payload, result, requested_by, source)
