@@ -16,12 +16,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from stations.models import Connector, IdToken, Station, Transaction
+from stations.ocpp.readings import samples_16, samples_201
 from stations.ocpp.v16 import StationSession16
 from stations.ocpp.v201 import StationSession201
 from stations.services.authorization import authorize
 from stations.services.boot import BootInfo, station_boot
-from stations.services.status import record_connector_status
+from stations.services.meter_values import Sample
+from stations.services.status import ConnectorStatus, record_connector_status
 from stations.services.transactions import (
+    MeterReport,
+    StartTransaction,
+    StopTransaction,
+    TransactionUpdate,
     meter_values_16,
     transaction_event_201,
     transaction_start_16,
@@ -31,10 +37,11 @@ from stations.services.transactions import (
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+START = StartTransaction(connector_id=1, id_tag="TAG", meter_start_wh=0, timestamp=T0)
 
 
-def samples(n: int, version: str) -> list[dict]:
-    """One meter value with `n` sampled values, snake_case as handlers receive them."""
+def samples(n: int, version: str) -> list[Sample]:
+    """One meter value with `n` sampled values, from snake_case as handlers receive them."""
     values: list[dict[str, Any]]
     if version == "1.6":
         values = [
@@ -46,7 +53,8 @@ def samples(n: int, version: str) -> list[dict]:
             {"value": 1000 + i, "measurand": "Energy.Active.Import.Register", "phase": f"L{i}"}
             for i in range(n)
         ]
-    return [{"timestamp": "2026-01-01T00:05:00Z", "sampled_value": values}]
+    wire = [{"timestamp": "2026-01-01T00:05:00Z", "sampled_value": values}]
+    return samples_16(wire) if version == "1.6" else samples_201(wire)
 
 
 @contextlib.contextmanager
@@ -87,15 +95,15 @@ def test_a_triggered_201_boot_costs_two_queries(station):
 
 def test_a_status_change_of_a_known_connector_costs_one_query(station):
     with statements(1):
-        record_connector_status("CP_Q", evse_id=1, connector_id=1, status="Charging")
+        record_connector_status("CP_Q", ConnectorStatus(1, 1, "Charging"))
 
 
 def test_the_first_status_of_a_new_connector_costs_one_query_too(station):
     """A boot storm of new stations: the row is inserted by the same single statement."""
     with statements(1):
-        record_connector_status("CP_Q", evse_id=2, connector_id=1, status="Available")
+        record_connector_status("CP_Q", ConnectorStatus(2, 1, "Available"))
     with statements(1):
-        record_connector_status("CP_Q", evse_id=2, connector_id=1, status="Faulted", info="x")
+        record_connector_status("CP_Q", ConnectorStatus(2, 1, "Faulted", info="x"))
     connector = Connector.objects.get(station_id="CP_Q", evse_id=2)
     assert (connector.status, connector.info) == ("Faulted", "x")
     assert Connector.objects.filter(station_id="CP_Q").count() == 2
@@ -108,46 +116,33 @@ def test_authorize_costs_one_query(station):
 
 def test_a_16_start_costs_at_most_four_queries(station):
     with statements(4):
-        transaction_start_16("CP_Q", connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
+        transaction_start_16("CP_Q", START)
 
 
 @pytest.mark.parametrize("n", [1, 10])
 def test_16_meter_values_cost_the_same_whatever_the_number_of_samples(station, n):
-    tx = transaction_start_16("CP_Q", connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
+    tx = transaction_start_16("CP_Q", START)
     with statements(3):  # the transaction, one INSERT for all samples, energy
-        meter_values_16(
-            "CP_Q", connector_id=1, meter_value=samples(n, "1.6"), transaction_id=tx.transaction_id
-        )
+        meter_values_16("CP_Q", MeterReport(1, samples(n, "1.6"), tx.transaction_id))
     assert Transaction.objects.get().samples.count() == n
 
 
 def test_a_16_stop_costs_at_most_four_queries(station):
-    tx = transaction_start_16("CP_Q", connector_id=1, id_tag="TAG", meter_start=0, timestamp=T0)
+    tx = transaction_start_16("CP_Q", START)
     with statements(4):
         transaction_stop_16(
-            "CP_Q",
-            transaction_id=tx.transaction_id,
-            meter_stop=500,
-            timestamp=T0,
-            transaction_data=samples(10, "1.6"),
+            "CP_Q", StopTransaction(tx.transaction_id, 500, T0, samples=samples(10, "1.6"))
         )
 
 
 @pytest.mark.parametrize("n", [1, 10])
 def test_a_201_transaction_event_costs_the_same_whatever_the_number_of_samples(station, n):
-    started = {"transaction_id": "T1"}
     transaction_event_201(
-        "CP_Q", event_type="Started", timestamp="2026-01-01T00:00:00Z", trigger_reason="Authorized",
-        seq_no=0, transaction_info=started, evse={"id": 1},
-    )  # fmt: skip
+        "CP_Q", TransactionUpdate("Started", T0, "Authorized", 0, "T1", evse_id=1)
+    )
+    update = TransactionUpdate(
+        "Updated", T0, "MeterValuePeriodic", 1, "T1", samples=samples(n, "2.0.1")
+    )
     with statements(4):  # the row (locked), the event (its seqNo unique), samples, row
-        transaction_event_201(
-            "CP_Q",
-            event_type="Updated",
-            timestamp="2026-01-01T00:05:00Z",
-            trigger_reason="MeterValuePeriodic",
-            seq_no=1,
-            transaction_info=started,
-            meter_value=samples(n, "2.0.1"),
-        )
+        transaction_event_201("CP_Q", update)
     assert Transaction.objects.get().samples.count() == n

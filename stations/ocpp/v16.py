@@ -12,10 +12,14 @@ from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time, parse_required_
 from stations.db import in_db_thread
 from stations.models import StationEvent
 from stations.ocpp.base import StationSession
+from stations.ocpp.readings import samples_16
 from stations.services.authorization import Authorization, authorize
 from stations.services.boot import BootInfo
-from stations.services.status import record_connector_status
+from stations.services.status import ConnectorStatus, record_connector_status
 from stations.services.transactions import (
+    MeterReport,
+    StartTransaction,
+    StopTransaction,
     meter_values_16,
     transaction_start_16,
     transaction_stop_16,
@@ -64,9 +68,8 @@ class StationSession16(StationSession):
     async def on_status_notification(
         self, connector_id: int, error_code: str, status: str, **fields: Any
     ) -> call_result.StatusNotification:
-        await in_db_thread(record_connector_status)(
-            self.identity,
-            evse_id=connector_id,
+        report = ConnectorStatus(
+            evse_id=connector_id,  # a 1.6 connector is a 2.0.1 EVSE with one connector
             connector_id=1,
             status=status,
             error_code=error_code,
@@ -75,6 +78,7 @@ class StationSession16(StationSession):
             vendor_error_code=fields.get("vendor_error_code", ""),
             timestamp=parse_ocpp_time(fields.get("timestamp")),
         )
+        await in_db_thread(record_connector_status)(self.identity, report)
         return call_result.StatusNotification()
 
     @on(Action.authorize)
@@ -91,14 +95,10 @@ class StationSession16(StationSession):
         timestamp: str,
         reservation_id: int | None = None,
     ) -> dict[str, Any]:
-        started = await in_db_thread(transaction_start_16)(
-            self.identity,
-            connector_id=connector_id,
-            id_tag=id_tag,
-            meter_start=meter_start,
-            timestamp=parse_required_ocpp_time(timestamp),
-            reservation_id=reservation_id,
+        start = StartTransaction(
+            connector_id, id_tag, meter_start, parse_required_ocpp_time(timestamp), reservation_id
         )
+        started = await in_db_thread(transaction_start_16)(self.identity, start)
         return {
             "transactionId": started.transaction_id,
             "idTagInfo": id_tag_info(started.authorization),
@@ -114,15 +114,15 @@ class StationSession16(StationSession):
         reason: str = "",
         transaction_data: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        auth = await in_db_thread(transaction_stop_16)(
-            self.identity,
-            transaction_id=transaction_id,
-            meter_stop=meter_stop,
-            timestamp=parse_required_ocpp_time(timestamp),
+        stop = StopTransaction(
+            transaction_id,
+            meter_stop,
+            parse_required_ocpp_time(timestamp),
             reason=reason,
             id_tag=id_tag,
-            transaction_data=transaction_data,
+            samples=samples_16(transaction_data or ()),
         )
+        auth = await in_db_thread(transaction_stop_16)(self.identity, stop)
         return {"idTagInfo": id_tag_info(auth)} if auth else {}
 
     @on(Action.meter_values)
@@ -132,12 +132,8 @@ class StationSession16(StationSession):
         meter_value: list[dict[str, Any]],
         transaction_id: int | None = None,
     ) -> call_result.MeterValues:
-        await in_db_thread(meter_values_16)(
-            self.identity,
-            connector_id=connector_id,
-            meter_value=meter_value,
-            transaction_id=transaction_id,
-        )
+        report = MeterReport(connector_id, samples_16(meter_value), transaction_id)
+        await in_db_thread(meter_values_16)(self.identity, report)
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

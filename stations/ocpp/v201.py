@@ -12,11 +12,12 @@ from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from stations.db import in_db_thread
 from stations.models import StationEvent
 from stations.ocpp.base import StationSession
+from stations.ocpp.readings import samples_201, token_201, transaction_update
 from stations.reservation_link import link as reservations
-from stations.services.authorization import Authorization, authorize
+from stations.services.authorization import Authorization, PresentedToken, authorize
 from stations.services.boot import BootInfo
-from stations.services.status import record_connector_status
-from stations.services.transactions import meter_values_201, transaction_event_201
+from stations.services.status import ConnectorStatus, record_connector_status
+from stations.services.transactions import MeterReport, meter_values_201, transaction_event_201
 
 REMOTE_STARTS_KEPT = 64
 
@@ -37,15 +38,14 @@ class StationSession201(StationSession):
         super().__init__(identity, accepted=accepted)
         # remoteStartId -> the ID token of a RequestStartTransaction sent on this socket, for a
         # TransactionEvent that leaves the token out (the station may: it was in the request).
-        self.remote_starts: dict[int, dict[str, Any]] = {}
+        self.remote_starts: dict[int, PresentedToken] = {}
 
     def command_sent(self, action: str, payload: dict[str, Any]) -> None:
         if action == "RequestStartTransaction" and "idToken" in payload:
-            token = payload["idToken"]
-            self.remote_starts[payload["remoteStartId"]] = {
-                "id_token": token.get("idToken", ""),
-                "type": token.get("type", ""),
-            }
+            token = payload["idToken"]  # the CSMS's own camelCase payload, as it goes out
+            self.remote_starts[payload["remoteStartId"]] = PresentedToken(
+                token.get("idToken", ""), token.get("type", "")
+            )
             while len(self.remote_starts) > REMOTE_STARTS_KEPT:
                 del self.remote_starts[next(iter(self.remote_starts))]
 
@@ -78,58 +78,32 @@ class StationSession201(StationSession):
     async def on_status_notification(
         self, timestamp: str, connector_status: str, evse_id: int, connector_id: int, **_: Any
     ) -> call_result.StatusNotification:
-        await in_db_thread(record_connector_status)(
-            self.identity,
-            evse_id=evse_id,
-            connector_id=connector_id,
-            status=connector_status,
-            timestamp=parse_ocpp_time(timestamp),
+        report = ConnectorStatus(
+            evse_id, connector_id, connector_status, timestamp=parse_ocpp_time(timestamp)
         )
+        await in_db_thread(record_connector_status)(self.identity, report)
         return call_result.StatusNotification()
 
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> dict[str, Any]:
-        auth = await in_db_thread(authorize)(id_token["id_token"])
+        auth = await in_db_thread(authorize)(token_201(id_token).value)
         return {"idTokenInfo": id_token_info(auth)}
 
     @on(Action.transaction_event)
-    async def on_transaction_event(
-        self,
-        event_type: str,
-        timestamp: str,
-        trigger_reason: str,
-        seq_no: int,
-        transaction_info: dict[str, Any],
-        offline: bool = False,
-        evse: dict[str, Any] | None = None,
-        id_token: dict[str, Any] | None = None,
-        meter_value: list[dict[str, Any]] | None = None,
-        reservation_id: int | None = None,
-        **_: Any,
-    ) -> dict[str, Any]:
+    async def on_transaction_event(self, **fields: Any) -> dict[str, Any]:
+        event = transaction_update(fields)
         auth = await in_db_thread(transaction_event_201)(
-            self.identity,
-            event_type=event_type,
-            timestamp=timestamp,
-            trigger_reason=trigger_reason,
-            seq_no=seq_no,
-            transaction_info=transaction_info,
-            offline=offline,
-            evse=evse,
-            id_token=id_token,
-            meter_value=meter_value,
-            reservation_id=reservation_id,
-            remote_start_tokens=self.remote_starts,
+            self.identity, event, remote_start_tokens=self.remote_starts
         )
-        return {"idTokenInfo": id_token_info(auth)} if auth and id_token else {}
+        # idTokenInfo answers an event that carried an idToken, and only such an event.
+        return {"idTokenInfo": id_token_info(auth)} if auth and event.id_token else {}
 
     @on(Action.meter_values)
     async def on_meter_values(
         self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
     ) -> call_result.MeterValues:
-        await in_db_thread(meter_values_201)(
-            self.identity, evse_id=evse_id, meter_value=meter_value
-        )
+        report = MeterReport(evse_id, samples_201(meter_value))
+        await in_db_thread(meter_values_201)(self.identity, report)
         return call_result.MeterValues()
 
     @on(Action.notify_event)

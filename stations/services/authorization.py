@@ -11,6 +11,14 @@ from stations.clock import utcnow
 from stations.models import AuthorizationStatus, IdToken
 
 
+@dataclass(frozen=True, slots=True)
+class PresentedToken:
+    """An ID token as a station presents it: its value and, in 2.0.1, its type (ISO14443, ...)."""
+
+    value: str
+    type: str = ""
+
+
 @dataclass(frozen=True)
 class Authorization:
     status: str

@@ -1,13 +1,13 @@
-"""Meter values from either protocol version, normalised to one row per sampled value."""
+"""Meter values from either protocol version, normalised to one row per sampled value.
+
+The handlers turn each version's sampledValue items into `Sample`s (stations.ocpp.readings)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from stations.clock import parse_required_ocpp_time
 from stations.models import MeterSample
 from stations.sql import BulkInsert
 
@@ -34,36 +34,6 @@ class Sample:
         return None if factor is None else self.value * factor
 
 
-def parse_meter_values(meter_values: Iterable[dict[str, Any]], version: str) -> list[Sample]:
-    """Samples from snake_case `meter_value` items; absent optional fields get the OCPP defaults."""
-    samples: list[Sample] = []
-    for item in meter_values:
-        timestamp = parse_required_ocpp_time(item["timestamp"])
-        for sampled in item["sampled_value"]:
-            if version == "1.6":
-                try:
-                    value = float(sampled["value"])
-                except ValueError:
-                    continue  # SignedData or a vendor string: nothing to total, kept in the log
-                unit = sampled.get("unit", "Wh")
-            else:
-                measure = sampled.get("unit_of_measure") or {}
-                value = float(sampled["value"]) * 10 ** measure.get("multiplier", 0)
-                unit = measure.get("unit", "Wh")
-            samples.append(
-                Sample(
-                    timestamp=timestamp,
-                    value=value,
-                    measurand=sampled.get("measurand", ENERGY_REGISTER),
-                    phase=sampled.get("phase", ""),
-                    unit=unit,
-                    context=sampled.get("context", "Sample.Periodic"),
-                    location=sampled.get("location", "Outlet"),
-                )
-            )
-    return samples
-
-
 def latest_energy_wh(samples: Iterable[Sample]) -> float | None:
     """The highest imported-energy register reading among the samples, in Wh."""
     readings = [wh for s in samples if (wh := s.energy_wh) is not None]
@@ -71,7 +41,7 @@ def latest_energy_wh(samples: Iterable[Sample]) -> float | None:
 
 
 def store_samples(
-    samples: list[Sample],
+    samples: Sequence[Sample],
     *,
     station_id: str,
     evse_id: int,

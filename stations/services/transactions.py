@@ -21,18 +21,13 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from stations.clock import ocpp_time, parse_required_ocpp_time, utcnow
+from stations.clock import ocpp_time, utcnow
 from stations.events import publish
 from stations.models import Command, StationEvent, Transaction, TransactionEvent
 from stations.reservation_link import link as reservations
-from stations.services.authorization import Authorization, authorize
+from stations.services.authorization import Authorization, PresentedToken, authorize
 from stations.services.liveness import clear_flag
-from stations.services.meter_values import (
-    Sample,
-    latest_energy_wh,
-    parse_meter_values,
-    store_samples,
-)
+from stations.services.meter_values import Sample, latest_energy_wh, store_samples
 from stations.sql import BulkInsert, SelectOne, update_fields
 
 # The statements every meter reading runs, prepared once (see stations.sql for why).
@@ -65,22 +60,71 @@ _EVENT_FIELDS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class StartTransaction:
+    """A 1.6 StartTransaction: the station asks for a transaction id (this database's key)."""
+
+    connector_id: int
+    id_tag: str
+    meter_start_wh: int
+    timestamp: datetime
+    reservation_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StopTransaction:
+    """A 1.6 StopTransaction, with the samples of its transactionData."""
+
+    transaction_id: int
+    meter_stop_wh: int
+    timestamp: datetime
+    reason: str = ""
+    id_tag: str | None = None
+    samples: Sequence[Sample] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReport:
+    """MeterValues of one EVSE (1.6: connector), about a transaction (1.6 only) or none."""
+
+    evse_id: int
+    samples: Sequence[Sample]
+    transaction_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionUpdate:
+    """A 2.0.1 TransactionEvent: one numbered step (seqNo) of the station's own transaction."""
+
+    event_type: str  # Started, Updated or Ended
+    timestamp: datetime
+    trigger_reason: str
+    seq_no: int
+    transaction_id: str
+    charging_state: str | None = None
+    remote_start_id: int | None = None
+    stopped_reason: str | None = None
+    offline: bool = False
+    evse_id: int | None = None
+    connector_id: int | None = None
+    id_token: PresentedToken | None = None
+    samples: Sequence[Sample] = ()
+    reservation_id: int | None = None
+
+
 @dataclass(frozen=True)
 class Started:
     transaction_id: int
     authorization: Authorization
 
 
-def transaction_start_16(
-    identity: str,
-    *,
-    connector_id: int,
-    id_tag: str,
-    meter_start: int,
-    timestamp: datetime,
-    reservation_id: int | None = None,
-) -> Started:
-    authorization = authorize(id_tag)
+def transaction_start_16(identity: str, start: StartTransaction) -> Started:
+    connector_id, timestamp, reservation_id = (
+        start.connector_id,
+        start.timestamp,
+        start.reservation_id,
+    )
+    authorization = authorize(start.id_tag)
     existing = _find_16_start(identity, connector_id, timestamp)
     if existing is not None:
         return Started(existing, authorization)
@@ -90,10 +134,10 @@ def transaction_start_16(
                 station_id=identity,
                 evse_id=connector_id,
                 connector_id=1,
-                id_token=id_tag,
+                id_token=start.id_tag,
                 authorization_status=authorization.status,
                 started_at=timestamp,
-                meter_start_wh=meter_start,
+                meter_start_wh=start.meter_start_wh,
                 reservation_id=_own_reservation(identity, reservation_id),
             )
             if reservation_id is not None:
@@ -118,18 +162,9 @@ def _find_16_start(identity: str, connector_id: int, timestamp: datetime) -> int
     )
 
 
-def transaction_stop_16(
-    identity: str,
-    *,
-    transaction_id: int,
-    meter_stop: int,
-    timestamp: datetime,
-    reason: str = "",
-    id_tag: str | None = None,
-    transaction_data: list[dict[str, Any]] | None = None,
-) -> Authorization | None:
-    authorization = authorize(id_tag) if id_tag else None
-    samples = parse_meter_values(transaction_data or [], "1.6")
+def transaction_stop_16(identity: str, stop: StopTransaction) -> Authorization | None:
+    authorization = authorize(stop.id_tag) if stop.id_tag else None
+    transaction_id, meter_stop, samples = stop.transaction_id, stop.meter_stop_wh, stop.samples
     with transaction.atomic():
         tx = (
             Transaction.objects.select_for_update()
@@ -154,9 +189,9 @@ def transaction_stop_16(
         )
         if tx.is_active:
             tx.is_active = False
-            tx.stopped_at = timestamp
+            tx.stopped_at = stop.timestamp
             tx.meter_stop_wh = meter_stop
-            tx.stop_reason = reason or "Local"
+            tx.stop_reason = stop.reason or "Local"
             tx.energy_wh = max(0.0, meter_stop - (tx.meter_start_wh or 0))
             tx.save(
                 update_fields=[
@@ -172,14 +207,8 @@ def transaction_stop_16(
     return authorization
 
 
-def meter_values_16(
-    identity: str,
-    *,
-    connector_id: int,
-    meter_value: list[dict[str, Any]],
-    transaction_id: int | None = None,
-) -> None:
-    samples = parse_meter_values(meter_value, "1.6")
+def meter_values_16(identity: str, report: MeterReport) -> None:
+    connector_id, transaction_id, samples = report.evse_id, report.transaction_id, report.samples
     with transaction.atomic():
         tx = None
         if transaction_id is not None:
@@ -205,53 +234,53 @@ def meter_values_16(
             _announce(tx, samples, station_id=identity, evse_id=connector_id)
 
 
-def meter_values_201(identity: str, *, evse_id: int, meter_value: list[dict[str, Any]]) -> None:
+def meter_values_201(identity: str, report: MeterReport) -> None:
     """2.0.1 MeterValues are outside transactions (those come in TransactionEvent)."""
-    samples = parse_meter_values(meter_value, "2.0.1")
     store_samples(
-        samples, station_id=identity, evse_id=evse_id, connector_id=1, transaction_id=None
+        report.samples,
+        station_id=identity,
+        evse_id=report.evse_id,
+        connector_id=1,
+        transaction_id=None,
     )
 
 
 def transaction_event_201(
     identity: str,
+    event: TransactionUpdate,
     *,
-    event_type: str,
-    timestamp: str,
-    trigger_reason: str,
-    seq_no: int,
-    transaction_info: dict[str, Any],
-    offline: bool = False,
-    evse: dict[str, Any] | None = None,
-    id_token: dict[str, Any] | None = None,
-    meter_value: list[dict[str, Any]] | None = None,
-    reservation_id: int | None = None,
-    remote_start_tokens: dict[int, dict[str, Any]] | None = None,
+    remote_start_tokens: dict[int, PresentedToken] | None = None,
 ) -> Authorization | None:
-    authorization = authorize(id_token["id_token"]) if id_token else None
-    when = parse_required_ocpp_time(timestamp)
-    samples = parse_meter_values(meter_value or [], "2.0.1")
-    ocpp_id = transaction_info["transaction_id"]
+    id_token = event.id_token
+    authorization = authorize(id_token.value) if id_token else None
+    when, samples, ocpp_id, seq_no = (
+        event.timestamp,
+        event.samples,
+        event.transaction_id,
+        event.seq_no,
+    )
     with transaction.atomic():
         tx = _tx_201_locked.get(identity, ocpp_id)
         if tx is None:
-            if event_type != "Started":
+            if event.event_type != "Started":
                 _anomaly(
                     identity,
                     "TransactionWithoutStart",
-                    f"First event seen for transaction {ocpp_id} is {event_type} (seqNo {seq_no})",
+                    f"First event seen for transaction {ocpp_id} is {event.event_type} "
+                    f"(seqNo {seq_no})",
                     {"transaction_id": ocpp_id, "seq_no": seq_no},
                 )
             tx = Transaction.objects.create(
                 station_id=identity,
                 ocpp_id=ocpp_id,
-                evse_id=(evse or {}).get("id", 0),
-                connector_id=(evse or {}).get("connector_id", 1),
+                evse_id=event.evse_id or 0,
+                connector_id=event.connector_id or 1,
                 started_at=when,
-                meter_start_wh=latest_energy_wh(samples) if event_type == "Started" else None,
+                meter_start_wh=latest_energy_wh(samples) if event.event_type == "Started" else None,
             )
         # Unique on (transaction, seqNo): nothing inserted means a resend, answered, not applied.
-        if not _insert_event.run([(tx.pk, seq_no, event_type, trigger_reason, when, offline)]):
+        row = (tx.pk, seq_no, event.event_type, event.trigger_reason, when, event.offline)
+        if not _insert_event.run([row]):
             return authorization
         clear_flag(tx, "TransactionEvent")
         if not tx.is_active and tx.stopped_at is not None:
@@ -267,29 +296,24 @@ def transaction_event_201(
             _anomaly(
                 identity,
                 "EventAfterEnded",
-                f"TransactionEvent {event_type} (seqNo {seq_no}) for transaction {ocpp_id}, "
+                f"TransactionEvent {event.event_type} (seqNo {seq_no}) for transaction {ocpp_id}, "
                 "which had already ended",
-                {"transaction_id": ocpp_id, "seq_no": seq_no, "event_type": event_type},
+                {"transaction_id": ocpp_id, "seq_no": seq_no, "event_type": event.event_type},
             )
             return authorization
-        if id_token is None and tx.id_token == "" and "remote_start_id" in transaction_info:
+        if id_token is None and tx.id_token == "" and event.remote_start_id is not None:
             id_token = remote_start_token(
-                identity, transaction_info["remote_start_id"], known=remote_start_tokens
+                identity, event.remote_start_id, known=remote_start_tokens
             )
             if id_token is not None:
-                authorization = authorize(id_token["id_token"])
+                authorization = authorize(id_token.value)
         before = [getattr(tx, name) for name in _EVENT_FIELDS]
         _apply_transaction_event(
             tx,
-            event_type=event_type,
-            when=when,
-            seq_no=seq_no,
-            info=transaction_info,
-            offline=offline,
-            evse=evse,
+            event,
             id_token=id_token,
             authorization=authorization,
-            reservation_id=_own_reservation(identity, reservation_id),
+            reservation_id=_own_reservation(identity, event.reservation_id),
         )
         store_samples(
             samples,
@@ -299,52 +323,48 @@ def transaction_event_201(
             transaction_id=tx.pk,
         )
         _apply_energy(tx, samples, save=False)
-        if event_type == "Ended":
+        if event.event_type == "Ended":
             _close_energy(tx, latest_energy_wh(samples))
         changed = [n for n, old in zip(_EVENT_FIELDS, before, strict=True) if getattr(tx, n) != old]
         if changed:
             tx.updated_at = utcnow()
             update_fields(tx, [*changed, "updated_at"])
-        if reservation_id is not None:
-            reservations.use(identity, reservation_id, tx.pk)
+        if event.reservation_id is not None:
+            reservations.use(identity, event.reservation_id, tx.pk)
         _announce(tx, samples)
     return authorization
 
 
 def _apply_transaction_event(
     tx: Transaction,
+    event: TransactionUpdate,
     *,
-    event_type: str,
-    when: datetime,
-    seq_no: int,
-    info: dict[str, Any],
-    offline: bool,
-    evse: dict[str, Any] | None,
-    id_token: dict[str, Any] | None,
+    id_token: PresentedToken | None,
     authorization: Authorization | None,
     reservation_id: int | None,
 ) -> None:
-    if evse and not tx.evse_id:
-        tx.evse_id = evse["id"]
-        tx.connector_id = evse.get("connector_id", 1)
+    if event.evse_id and not tx.evse_id:
+        tx.evse_id = event.evse_id
+        tx.connector_id = event.connector_id or 1
     if id_token and not tx.id_token:
-        tx.id_token = id_token["id_token"]
-        tx.id_token_type = id_token.get("type", "")
+        tx.id_token = id_token.value
+        tx.id_token_type = id_token.type
         tx.authorization_status = authorization.status if authorization else ""
-    if "charging_state" in info:
-        tx.charging_state = info["charging_state"]
-    if "remote_start_id" in info:
-        tx.remote_start_id = info["remote_start_id"]
+    if event.charging_state is not None:
+        tx.charging_state = event.charging_state
+    if event.remote_start_id is not None:
+        tx.remote_start_id = event.remote_start_id
     if reservation_id is not None:
         tx.reservation_id = reservation_id
-    tx.offline = tx.offline or offline
+    tx.offline = tx.offline or event.offline
+    seq_no = event.seq_no
     tx.last_seq_no = seq_no if tx.last_seq_no is None else max(tx.last_seq_no, seq_no)
-    if event_type == "Started" and when < tx.started_at:
-        tx.started_at = when
-    if event_type == "Ended":
+    if event.event_type == "Started" and event.timestamp < tx.started_at:
+        tx.started_at = event.timestamp
+    if event.event_type == "Ended":
         tx.is_active = False
-        tx.stopped_at = when
-        tx.stop_reason = info.get("stopped_reason", "Local")
+        tx.stopped_at = event.timestamp
+        tx.stop_reason = event.stopped_reason or "Local"
 
 
 def _close_energy(tx: Transaction, reading: float | None) -> None:
@@ -359,8 +379,8 @@ def _close_energy(tx: Transaction, reading: float | None) -> None:
 
 
 def remote_start_token(
-    identity: str, remote_start_id: int, *, known: dict[int, dict[str, Any]] | None = None
-) -> dict[str, Any] | None:
+    identity: str, remote_start_id: int, *, known: dict[int, PresentedToken] | None = None
+) -> PresentedToken | None:
     """The ID token of the CSMS's own RequestStartTransaction with this `remoteStartId`.
 
     A station may leave `idToken` out of the TransactionEvent that answers a remote start (E02,
@@ -379,8 +399,9 @@ def remote_start_token(
     )
     if not payload or "idToken" not in payload:
         return None
+    # The recorded request is the CSMS's own wire payload (camelCase, as sent).
     token = payload["idToken"]
-    return {"id_token": token.get("idToken", ""), "type": token.get("type", "")}
+    return PresentedToken(token.get("idToken", ""), token.get("type", ""))
 
 
 def _own_reservation(identity: str, reservation_id: int | None) -> int | None:
@@ -391,7 +412,7 @@ def _own_reservation(identity: str, reservation_id: int | None) -> int | None:
     return reservation_id
 
 
-def _apply_energy(tx: Transaction, samples: list[Sample], *, save: bool = True) -> None:
+def _apply_energy(tx: Transaction, samples: Sequence[Sample], *, save: bool = True) -> None:
     """Energy delivered = latest register reading - the reading at start (never decreasing)."""
     reading = latest_energy_wh(samples)
     if reading is None:
