@@ -1,5 +1,5 @@
 # The CSMS image: Django + Channels served by uvicorn; also runs `manage.py emulate` (the emulator
-# service of docker-compose.yml). Configuration comes from the environment (README, "Settings");
+# service of docker-compose.yml). Configuration comes from the environment (docs/settings.md);
 # docker-compose.yml runs it behind nginx with PostgreSQL, Redis and Jaeger.
 FROM python:3.11-slim
 

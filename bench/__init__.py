@@ -1,1 +1,1 @@
-"""Load benchmarks of the CSMS: `python -m bench.run` (see README, "Benchmarks")."""
+"""Load benchmarks of the CSMS: `python -m bench.run` (see docs/performance.md)."""

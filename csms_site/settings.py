@@ -2,7 +2,7 @@
 
 The embedded default (no variables set but DEBUG=1) is SQLite in WAL mode and an in-memory channel layer:
 one process, nothing else to install. Production sets DATABASE_URL (PostgreSQL), REDIS_URL (the channel
-layer shared by every worker process) and SECRET_KEY. The README lists every variable.
+layer shared by every worker process) and SECRET_KEY. docs/settings.md lists every variable.
 """
 
 from __future__ import annotations

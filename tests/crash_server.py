@@ -171,7 +171,7 @@ def main() -> None:
                     application,
                     host="127.0.0.1",
                     port=port,
-                    lifespan="off",
+                    lifespan="on",  # the background jobs start and stop as in production
                     access_log=False,
                     timeout_graceful_shutdown=3,
                 )

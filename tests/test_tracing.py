@@ -87,7 +87,10 @@ def spans():
 
 @pytest.fixture
 async def server(transactional_db):
-    """Our ASGI application on a real uvicorn server in this process (so its spans are ours)."""
+    """Our ASGI application on a real uvicorn server in this process (so its spans are ours).
+
+    Without the lifespan: the periodic jobs would run in this test's loop and add their own spans
+    to the ones under test; they start on first use instead, as under daphne."""
     from csms_site.asgi import application
 
     server = uvicorn.Server(
