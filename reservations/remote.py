@@ -14,40 +14,26 @@ from typing import Any
 
 from reservations import services
 from stations.clock import utcnow
-from stations.remote.catalog import (
-    CommandSpec,
-    Form,
-    InputError,
-    NotFound,
-    both,
-    form_int,
-    form_text,
-    register,
-)
+from stations.remote.catalog import CommandSpec, NotFound, both, register
+from stations.remote.forms import FormInput, Number, Text
 from stations.remote.results import CommandResult
 
 MAX_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True)
-class ReserveInput:
+class ReserveInput(FormInput):
     """The operator's reservation: a token, optionally an EVSE, for some minutes from now."""
 
     id_token: str
     evse_id: int | None = None
     minutes: int = 15
 
-    @classmethod
-    def from_form(cls, form: Form) -> ReserveInput:
-        minutes = form_int(form, "minutes", 15)
-        if not 1 <= minutes <= MAX_MINUTES:
-            raise InputError(f"minutes must be between 1 and {MAX_MINUTES}")
-        evse = form.get("evse_id")
-        return cls(
-            id_token=form_text(form, "id_token"),
-            evse_id=form_int(form, "evse_id") if evse not in (None, "") else None,
-            minutes=minutes,
-        )
+    fields = (
+        Text("id_token", "ID token", placeholder="ID token"),
+        Number("evse_id", "EVSE", minimum=1, placeholder="EVSE (any)"),
+        Number("minutes", "Minutes", default=15, minimum=1, maximum=MAX_MINUTES),
+    )
 
 
 async def _reserve(
@@ -64,12 +50,10 @@ async def _reserve(
 
 
 @dataclass(frozen=True)
-class CancelInput:
+class CancelInput(FormInput):
     reservation_id: int
 
-    @classmethod
-    def from_form(cls, form: Form) -> CancelInput:
-        return cls(reservation_id=form_int(form, "reservation_id"))
+    fields = (Number("reservation_id", "Reservation", required=True),)
 
 
 async def _cancel(
@@ -92,5 +76,6 @@ CANCEL_RESERVATION = register(
         both("CancelReservation"),
         CancelInput,
         perform=_cancel,
+        on_page=False,  # each active reservation's row has its cancel button
     )
 )

@@ -5,7 +5,9 @@ follow from it, with nothing else to write."""
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,12 +22,17 @@ from stations.remote.catalog import (
     V16,
     V201,
     CommandSpec,
-    Form,
     Target,
-    form_int,
     register,
     spec_for,
     unregister,
+)
+from stations.remote.forms import (
+    Choice,
+    FormInput,
+    InputError,
+    Number,
+    Text,
 )
 from stations.remote.results import CommandResult, Outcome
 from tests.ocpp_client import OcppTestClient
@@ -115,12 +122,10 @@ def test_the_api_keeps_the_seeds_wording_for_a_station_that_is_not_connected():
 
 
 @dataclass(frozen=True)
-class ClearDisplayInput:
+class ClearDisplayInput(FormInput):
     message_id: int = 1
 
-    @classmethod
-    def from_form(cls, form: Form) -> ClearDisplayInput:
-        return cls(message_id=form_int(form, "message_id"))
+    fields = (Number("message_id", "Message", default=1, minimum=1),)
 
 
 def _clear_display(value: ClearDisplayInput, target: Target) -> dict[str, Any]:
@@ -176,7 +181,15 @@ async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaul
         await station.send([3, call[1], {"status": "Unknown"}])
         assert (await request).json() == {"status": "Unknown"}
 
-        # The dashboard: the operator's form read into the typed input, judged by `accepts`.
+        # The dashboard: the station page shows the declared form, with no template of its own...
+        page = (await operator.get("/stations/CP_1/")).content.decode()
+        assert re.search(
+            r'<form method="post" action="/stations/CP_1/actions/clear-display-test/" '
+            r'data-action="clear-display-test">.*?<input name="message_id" type="number" min="1" '
+            r'value="1" aria-label="Message"><button>Clear display message</button></form>',
+            page,
+        )
+        # ... and reads what it posts into the typed input; the answer is judged by `accepts`.
         request = asyncio.create_task(
             operator.post("/stations/CP_1/actions/clear-display-test/", {"message_id": "9"})
         )
@@ -193,3 +206,63 @@ async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaul
         assert sources == ["api", "dashboard"]
     finally:
         await station.close()
+
+
+# --- the operator's form, declared with the input ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sample(FormInput):
+    token: str
+    evse_id: int | None = None
+    minutes: int = 15
+    kind: str = "a"
+
+    fields = (
+        Text("token", "Token"),
+        Number("evse_id", "EVSE", minimum=1),
+        Number("minutes", "Minutes", default=15, minimum=1, maximum=60),
+        Choice("kind", "Kind", (("a", "A"), ("b", "B")), default="a"),
+    )
+
+
+def test_a_form_is_read_into_its_input_by_the_fields_it_declares():
+    assert _Sample.from_form({"token": " T1 ", "evse_id": "2", "minutes": "", "kind": "b"}) == (
+        _Sample("T1", 2, 15, "b")
+    )
+    assert _Sample.from_form({"token": "T1"}) == _Sample("T1", None, 15, "a")
+
+
+@pytest.mark.parametrize(
+    "form, message",
+    [
+        ({}, "token is required"),
+        ({"token": "T", "evse_id": "x"}, "evse_id must be a number"),
+        ({"token": "T", "evse_id": "0"}, "evse_id must be at least 1"),
+        ({"token": "T", "minutes": "61"}, "minutes must be between 1 and 60"),
+        ({"token": "T", "kind": "c"}, "kind must be one of a, b"),
+    ],
+)
+def test_bad_form_input_is_refused_with_a_message_naming_the_field(form, message):
+    with pytest.raises(InputError, match=f"^{message}$"):
+        _Sample.from_form(form)
+
+
+def test_every_form_on_the_station_page_reads_back_into_its_input():
+    """What a button posts, as the page draws it (preset values, each control's initial value or
+    first choice, the confirmation ticked), is read by the same declaration without an error."""
+    page = {"active": [SimpleNamespace(transaction_id="7")]}
+    for spec in catalog.specs():
+        if spec.input is None:
+            assert not spec.page_buttons()
+            continue
+        for button in spec.page_buttons():
+            form: dict[str, str] = dict(button.preset)
+            for control in (f.control(page) for f in spec.input.fields):
+                choices = control.get("choices") or [("", "")]
+                initial = control.get("value") or choices[0][0]
+                form[control["name"]] = initial or ("1" if control["kind"] == "number" else "X")
+            if button.confirm:
+                form["confirm"] = "yes"
+            value = spec.read(form)
+            assert spec.confirm is None or spec.confirm(value, form) is None, spec.name

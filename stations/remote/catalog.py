@@ -9,6 +9,8 @@ A `CommandSpec` says, for one thing an operator can ask of a station:
 - the payload to send when an operator gives none (`default`: the input's defaults, or a lookup
   such as the active transaction to stop; none for commands that need data the CSMS cannot guess);
 - how the station's answer is judged (`accepts`: the statuses meaning "done or will do");
+- the operator's form on the station page (the input's `fields`, the spec's `buttons`:
+  `stations.remote.forms`);
 - what must be confirmed before sending (`confirm`), and, for commands with a domain of their own,
   the service that performs them (`perform`, e.g. `reservations.remote`: a reservation is claimed
   first and its status follows the station's answer).
@@ -29,9 +31,20 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, Self, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, Self, TypeVar
 
 from stations.models import Transaction
+from stations.remote.forms import (
+    Button,
+    Choice,
+    Form,
+    FormField,
+    FormInput,
+    InputError,
+    Number,
+    Page,
+    Text,
+)
 from stations.remote.results import CommandResult
 from stations.remote.verdict import ACCEPTED_STATUSES
 
@@ -50,10 +63,6 @@ HARD_RESET_WARNING = "A hard reset interrupts charging: tick the box to confirm 
 _ID_RANGE = 2_000_000_000
 _id_lock = threading.Lock()
 _last_id = 0
-
-
-class InputError(ValueError):
-    """The operator's input is incomplete or wrong: nothing is sent."""
 
 
 class NotFound(InputError):
@@ -85,33 +94,11 @@ class Target:
     protocol: str
 
 
-# --- reading an operator's form -----------------------------------------------------------------
-
-Form = Mapping[str, Any]
-
-
-def form_int(form: Form, name: str, default: int | None = None) -> int:
-    raw = form.get(name)
-    if raw in (None, ""):
-        if default is None:
-            raise InputError(f"{name} is required")
-        return default
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number") from None
-
-
-def form_text(form: Form, name: str) -> str:
-    value = str(form.get(name) or "").strip()
-    if not value:
-        raise InputError(f"{name} is required")
-    return value
-
-
 class OperatorInput(Protocol):
     """A command's typed input: a frozen dataclass read from a form (`from_form`), or built
-    from its defaults."""
+    from its defaults; `fields` are its form's controls (`FormInput` reads them)."""
+
+    fields: ClassVar[tuple[FormField, ...]]
 
     @classmethod
     def from_form(cls, form: Form) -> Self: ...
@@ -135,6 +122,16 @@ class CommandSpec(Generic[In]):
     # A domain service that performs the command instead of a plain send: (input, station id,
     # user, source) -> (what was sent, its result), e.g. "ReserveNow #12".
     perform: Callable[[In, str, Any, str], Awaitable[tuple[str, CommandResult]]] | None = None
+    # Its forms on the station page: one button with the input's fields unless told otherwise;
+    # on_page=False for a command whose button lives elsewhere (a reservation's cancel, per row).
+    buttons: tuple[Button, ...] = ()
+    on_page: bool = True
+
+    def page_buttons(self) -> tuple[Button, ...]:
+        """The forms the station page shows for this command (none without a typed input)."""
+        if self.input is None or not self.on_page:
+            return ()
+        return self.buttons or (Button(self.label),)
 
     def action(self, protocol: str) -> str | None:
         return self.actions.get(protocol)
@@ -195,6 +192,11 @@ def spec_named(name: str) -> CommandSpec[Any]:
         raise InputError(f"Unknown action: {name}") from None
 
 
+def specs() -> tuple[CommandSpec[Any], ...]:
+    """Every declared command, in the order of declaration."""
+    return tuple(_SPECS.values())
+
+
 def spec_for(protocol: str, action: str) -> CommandSpec[Any] | None:
     """The declaration behind an OCPP action of a version, None if the CSMS does not send it."""
     return _BY_ACTION.get((protocol, action))
@@ -235,7 +237,7 @@ def both(action: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class ResetInput:
+class ResetInput(FormInput):
     hard: bool = False
 
     @classmethod
@@ -256,17 +258,34 @@ def _confirm_reset(value: ResetInput, form: Form) -> str | None:
 
 
 RESET = register(
-    CommandSpec("reset", "Reset", both("Reset"), ResetInput, _reset, confirm=_confirm_reset)
+    CommandSpec(
+        "reset",
+        "Reset",
+        both("Reset"),
+        ResetInput,
+        _reset,
+        confirm=_confirm_reset,
+        buttons=(
+            Button("Soft reset (on idle)", preset={"type": "soft"}),
+            Button(
+                "Hard reset",
+                preset={"type": "hard"},
+                confirm="interrupt any charging session now",
+                danger=True,
+            ),
+        ),
+    )
 )
 
 
+EVSE = Number("evse_id", "EVSE", default=1, minimum=1)
+
+
 @dataclass(frozen=True)
-class UnlockInput:
+class UnlockInput(FormInput):
     evse_id: int = 1
 
-    @classmethod
-    def from_form(cls, form: Form) -> UnlockInput:
-        return cls(evse_id=form_int(form, "evse_id", 1))
+    fields = (EVSE,)
 
 
 def _unlock(value: UnlockInput, target: Target) -> dict[str, Any]:
@@ -280,14 +299,15 @@ UNLOCK = register(
 )
 
 
+ID_TOKEN = Text("id_token", "ID token", placeholder="ID token")
+
+
 @dataclass(frozen=True)
-class RemoteStartInput:
+class RemoteStartInput(FormInput):
     id_token: str = REMOTE_ID_TOKEN
     evse_id: int = 1
 
-    @classmethod
-    def from_form(cls, form: Form) -> RemoteStartInput:
-        return cls(id_token=form_text(form, "id_token"), evse_id=form_int(form, "evse_id", 1))
+    fields = (ID_TOKEN, EVSE)
 
 
 def _remote_start(value: RemoteStartInput, target: Target) -> dict[str, Any]:
@@ -311,13 +331,23 @@ REMOTE_START = register(
 )
 
 
+def _active_on_page(page: Page) -> list[tuple[str, str]]:
+    return [(str(tx.transaction_id), str(tx.transaction_id)) for tx in page.get("active", ())]
+
+
 @dataclass(frozen=True)
-class RemoteStopInput:
+class RemoteStopInput(FormInput):
     transaction_id: str  # 1.6: the CSMS's own number; 2.0.1: the station's id
 
-    @classmethod
-    def from_form(cls, form: Form) -> RemoteStopInput:
-        return cls(transaction_id=form_text(form, "transaction_id"))
+    fields = (
+        Choice(
+            "transaction_id",
+            "Transaction",
+            options=_active_on_page,
+            empty="no active transaction",
+            live="remote-stop-target",
+        ),
+    )
 
 
 def _remote_stop(value: RemoteStopInput, target: Target) -> dict[str, Any]:
@@ -354,16 +384,27 @@ REMOTE_STOP = register(
 )
 
 
+STATION_OR_EVSE = Number("evse_id", "EVSE (0 = station)", default=0, minimum=0)
+OPERATIONAL = Choice(
+    "state",
+    "State",
+    (("operative", "Operative"), ("inoperative", "Inoperative")),
+    default="operative",
+)
+
+
 @dataclass(frozen=True)
-class AvailabilityInput:
+class AvailabilityInput(FormInput):
     operative: bool = True
     evse_id: int = 0  # 0: the whole station
+
+    fields = (STATION_OR_EVSE, OPERATIONAL)
 
     @classmethod
     def from_form(cls, form: Form) -> AvailabilityInput:
         return cls(
-            operative=form.get("state", "operative") == "operative",
-            evse_id=form_int(form, "evse_id", 0),
+            operative=OPERATIONAL.read(form) == "operative",
+            evse_id=STATION_OR_EVSE.read_int(form),
         )
 
 
@@ -388,13 +429,15 @@ AVAILABILITY = register(
 )
 
 
+# What the station page offers to trigger: the messages both versions' TriggerMessage knows.
+TRIGGERABLE = ("StatusNotification", "Heartbeat", "MeterValues", "BootNotification")
+
+
 @dataclass(frozen=True)
-class TriggerInput:
+class TriggerInput(FormInput):
     message: str = "StatusNotification"
 
-    @classmethod
-    def from_form(cls, form: Form) -> TriggerInput:
-        return cls(message=form_text(form, "message"))
+    fields = (Choice("message", "Message", tuple((m, m) for m in TRIGGERABLE)),)
 
 
 TRIGGER = register(
@@ -474,13 +517,14 @@ _raw(
 )
 
 
+REPORT_BASES = ("FullInventory", "ConfigurationInventory", "SummaryInventory")
+
+
 @dataclass(frozen=True)
-class BaseReportInput:
+class BaseReportInput(FormInput):
     report_base: str = "FullInventory"
 
-    @classmethod
-    def from_form(cls, form: Form) -> BaseReportInput:
-        return cls(report_base=form_text(form, "report_base"))
+    fields = (Choice("report_base", "Report", tuple((r, r) for r in REPORT_BASES)),)
 
 
 BASE_REPORT = register(
