@@ -3,7 +3,7 @@
 logger is left unconfigured (WARNING), like the CSMS under benchmark with OCPP_LOG_FRAMES=0.
 
 - Plain: no persistence, no authentication, no message log: the cost of the OCPP library and the
-  WebSocket server alone.
+  WebSocket server alone (transactions and meter values are answered from memory).
 - `--orm`: the same, storing what a hand-written server would, the obvious way: one ORM insert per
   sampled value, each through `sync_to_async` (the CSMS's own models and database, so the benchmark
   counts its rows like the CSMS's).
@@ -57,6 +57,10 @@ class Station201(ChargePoint201):
     def on_status_notification(self, **kwargs):
         return result201.StatusNotification()
 
+    @on(Action201.transaction_event)
+    def on_transaction_event(self, **kwargs):
+        return result201.TransactionEvent()  # in memory: nothing kept (bench/fleet.py)
+
 
 class Station16(ChargePoint16):
     @on(Action16.boot_notification)
@@ -72,6 +76,21 @@ class Station16(ChargePoint16):
     @on(Action16.status_notification)
     def on_status_notification(self, **kwargs):
         return result16.StatusNotification()
+
+    @on(Action16.start_transaction)
+    def on_start_transaction(self, **kwargs):
+        global _next_transaction
+        _next_transaction += 1
+        return result16.StartTransaction(
+            transaction_id=_next_transaction, id_tag_info={"status": "Accepted"}
+        )
+
+    @on(Action16.meter_values)
+    def on_meter_values(self, **kwargs):
+        return result16.MeterValues()
+
+
+_next_transaction = 0
 
 
 class OrmStation201(Station201):

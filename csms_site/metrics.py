@@ -135,7 +135,8 @@ REFUSALS = Counter(
 )
 DB_QUEUE = Gauge(
     "csms_db_thread_queue_depth",
-    "Calls waiting for the shared database thread (in_db_thread), summed over live processes.",
+    "Database work waiting (stations' writes for their lane, calls for the shared database "
+    "thread), summed over live processes.",
     registry=LOCAL,
     multiprocess_mode="livesum",
 )
@@ -251,13 +252,15 @@ def command_finished(action: str, source: str, result: Any) -> None:
 
 
 def db_queue_depth() -> int:
-    """Calls waiting for the shared database thread. `in_db_thread` (Channels'
-    database_sync_to_async, thread-sensitive) runs every call from the event loop in asgiref's
-    single-thread executor; what waits is in its work queue."""
+    """Database work waiting: stations' writes waiting for their lane (group commit) and calls
+    waiting for the shared database thread (`in_db_thread`: Channels' database_sync_to_async,
+    thread-sensitive, which runs them in asgiref's single-thread executor)."""
     from asgiref.sync import SyncToAsync
 
+    from stations import group_commit
+
     queue = getattr(SyncToAsync.single_thread_executor, "_work_queue", None)
-    return queue.qsize() if queue is not None else 0
+    return group_commit.pending() + (queue.qsize() if queue is not None else 0)
 
 
 def _sample_forever() -> None:

@@ -267,6 +267,18 @@ OCPP_CALL_TIMEOUT = env_float("OCPP_CALL_TIMEOUT", 30.0)
 OCPP_MESSAGE_LOG = env_bool("OCPP_MESSAGE_LOG", True)
 OCPP_MESSAGE_LOG_FLUSH_SECONDS = env_float("OCPP_MESSAGE_LOG_FLUSH_SECONDS", 0.5)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int("OCPP_MESSAGE_LOG_RETENTION_DAYS", 30)
+# Group commit (stations/group_commit.py, docs/performance.md): the writes of many stations' messages
+# in one transaction per batch, each answered after its batch commits. A batch takes what is waiting,
+# up to OCPP_DB_BATCH_MAX; with a window > 0 it also waits that many milliseconds to fill. PostgreSQL
+# runs OCPP_DB_WRITE_LANES batches at once (each its own connection; SQLite: one writer);
+# OCPP_DB_READERS threads serve the hot path's reads. OCPP_DB_GROUP_COMMIT=0: a transaction a message.
+OCPP_DB_GROUP_COMMIT = env_bool("OCPP_DB_GROUP_COMMIT", True)
+OCPP_DB_BATCH_MAX = env_int("OCPP_DB_BATCH_MAX", 200)
+OCPP_DB_BATCH_WINDOW_MS = env_float("OCPP_DB_BATCH_WINDOW_MS", 0.0)
+OCPP_DB_WRITE_LANES = env_int("OCPP_DB_WRITE_LANES", 4)
+OCPP_DB_READERS = env_int("OCPP_DB_READERS", 2)
+# A callable (dotted path) told each committed batch's size inside its transaction; tests use it.
+OCPP_DB_BATCH_OBSERVER = os.environ.get("OCPP_DB_BATCH_OBSERVER", "")
 # last_seen / last_heartbeat are written in batches at most this many seconds apart.
 OCPP_PRESENCE_FLUSH_SECONDS = env_float("OCPP_PRESENCE_FLUSH_SECONDS", 5.0)
 # Reservations: default length when the driver names no expiry; how often expiry is swept.

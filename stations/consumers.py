@@ -27,8 +27,7 @@ from opentelemetry.trace import SpanKind
 from csms_site import metrics
 from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
-from stations import background, handshake, throttle
-from stations.db import in_db_thread
+from stations import background, db, handshake, throttle
 from stations.identity import is_valid_identity, station_group
 from stations.liveness import silence_watch
 from stations.ocpp import SESSIONS, StationSession
@@ -64,7 +63,7 @@ def frame_too_big(text: str) -> bool:
 
 class LeanDispatch:
     """Channels (4.2+) hops to the shared database thread before every event to close stale
-    connections. Consumers whose database calls all go through `in_db_thread` (which does that
+    connections. Consumers whose database calls all go through `stations.db` (which does that
     itself) skip the hop: it would only add latency to every frame and funnel every socket's
     events through one thread."""
 
@@ -152,7 +151,9 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         try:
             # Joined before the station is claimed, so that a later takeover cannot be missed.
             await self.channel_layer.group_add(group, self.channel_name)
-            admission = await in_db_thread(station_admit)(
+            admission = await db.write(
+                identity,
+                station_admit,
                 identity,
                 credentials,
                 address=address,
@@ -251,7 +252,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         """Channels' own, less its hop to the database thread (`aclose_old_connections`) after
         `disconnect`: a refused handshake then costs that thread nothing (a flood of them would
         queue a hop each ahead of live stations' work, and with CONN_MAX_AGE=0 close the
-        connection every time). `disconnect` reaches the database only through `in_db_thread`,
+        connection every time). `disconnect` reaches the database only through `stations.db`,
         which closes stale connections itself."""
         for group in self.groups:
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -280,7 +281,9 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             with telemetry.tracer.start_as_current_span(
                 "ocpp.disconnect", context=self.trace_context, kind=SpanKind.SERVER
             ):
-                await in_db_thread(station_disconnected)(self.identity, self.session_number, code)
+                await db.write(
+                    self.identity, station_disconnected, self.identity, self.session_number, code
+                )
         logger.info("Client disconnected: %s (code %s)", self.identity, code)
 
     async def close_silent(self, silent_for: float) -> None:
@@ -292,7 +295,9 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             "%s: no frame for %.1f s (OCPP_SILENCE_TIMEOUT); closing", self.identity, silent_for
         )
         self.released = True
-        await in_db_thread(station_silent)(self.identity, self.session_number, silent_for)
+        await db.write(
+            self.identity, station_silent, self.identity, self.session_number, silent_for
+        )
         await self.close(code=CLOSE_SILENT, reason="Silent for longer than OCPP_SILENCE_TIMEOUT")
 
     # --- channel-layer events -------------------------------------------------------------------

@@ -15,6 +15,7 @@ retention (`prune_message_log`) is a job of the whole cluster.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 from datetime import datetime, timedelta
@@ -23,8 +24,8 @@ from typing import NamedTuple
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from stations import db
 from stations.clock import utcnow
-from stations.db import in_db_thread
 from stations.models import MessageLog, Station
 from stations.sql import BulkInsert, set_column
 
@@ -83,8 +84,15 @@ class PresenceRecorder:
 
     async def flush(self) -> None:
         seen, heartbeats = self.take()
-        if seen:
-            await in_db_thread(self.write)(seen, heartbeats)
+        if not seen:
+            return
+        beating = set(heartbeats)
+        await asyncio.gather(
+            *(
+                db.write(group[0], self.write, group, [s for s in group if s in beating])
+                for group in db.by_lane(seen)
+            )
+        )
 
 
 class LogEntry(NamedTuple):
@@ -145,10 +153,11 @@ class MessageLogRecorder:
         self._entries.clear()
         self._bytes = 0
         try:
-            await in_db_thread(_write_log)(batch)
+            # In a writer lane (any: the log has no row locks), with the stations' own writes.
+            await db.write("", _write_log, batch)
         except IntegrityError:
             # One bad row must not block every later entry: save the rest one by one.
-            self.dropped += await in_db_thread(_save_each)(batch)
+            self.dropped += await db.write("", _save_each, batch)
         except Exception:
             logger.exception("message log: could not write %d entries; keeping them", len(batch))
             for entry in reversed(batch):  # back in front, still within the bounds

@@ -25,6 +25,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from tests.batch_hold import HELD
 from tests.servers import ROOT, free_port, test_database_url
 
 WARM = "crash-server: application imported"
@@ -52,6 +53,9 @@ class CrashableServer:
         self._forked: deque[int] = deque()
         self._got_pid = threading.Event()
         self._parent: subprocess.Popen | None = None
+        # A batch held open by tests/batch_hold.py: its size, and whether one is being held.
+        self.held_sizes: list[int] = []
+        self.batch_held = threading.Event()
 
     @property
     def url(self) -> str:
@@ -141,6 +145,9 @@ class CrashableServer:
                 self._got_pid.set()
             elif READY in line:
                 self._ready.set()
+            elif line.startswith(HELD):
+                self.held_sizes.append(int(line[len(HELD) :]))
+                self.batch_held.set()
             elif WARM in line:
                 self._warm.set()
         # The parent exited: wake any waiter, which then sees it gone.

@@ -11,3 +11,6 @@ from tests.settings import DATABASES
 
 DATABASES["default"].get("OPTIONS", {}).pop("pool", None)
 DATABASES["default"]["CONN_MAX_AGE"] = 600
+
+# The crash tests' hook into group commit: a SIGKILL inside a batch (tests/batch_hold.py).
+OCPP_DB_BATCH_OBSERVER = "tests.batch_hold.hold"

@@ -1,22 +1,26 @@
 """What both protocol versions share about one station's connection.
 
-Handlers are `@on(Action.X)` methods of the version subclasses. Each does at most one database call
-(one thread hop, one transaction) through `stations.db.in_db_thread` and returns the library's
+Handlers are `@on(Action.X)` methods of the version subclasses. Each turns the payload into a typed
+value (stations.ocpp.readings), makes at most one database call, `apply` (a write, group-committed
+with other stations' writes: stations.db) or `stations.db.read`, and returns the library's
 `call_result` dataclass; the RPC endpoint validates and sends it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from ocppj import ErrorCode, OcppError
-from stations.db import in_db_thread
+from stations import db
 from stations.models import StationEvent
 from stations.recorders import presence
 from stations.services.boot import BootAnswer, BootInfo, station_boot
 from stations.services.notifications import station_event
 
 BOOT = "BootNotification"
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class StationSession:
@@ -53,8 +57,14 @@ class StationSession:
         """Called just before the CSMS sends `action` on this connection; versions that need to
         remember what they asked for override it."""
 
+    async def apply(
+        self, service: Callable[Concatenate[str, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """What a message changes: `service(identity, ...)`, committed before this returns."""
+        return await db.write(self.identity, service, self.identity, *args, **kwargs)
+
     async def boot(self, info: BootInfo) -> BootAnswer:
-        answer = await in_db_thread(station_boot)(self.identity, info)
+        answer = await self.apply(station_boot, info)
         self.boot_status = answer.status
         self.accepted = answer.status == "Accepted"
         return answer
@@ -63,9 +73,7 @@ class StationSession:
         presence.heartbeat(self.identity)
 
     async def record(self, kind: str, type_: str, message: str = "", **data: Any) -> None:
-        await in_db_thread(station_event)(
-            self.identity, kind=kind, type=type_, message=message, data=data
-        )
+        await self.apply(station_event, kind=kind, type=type_, message=message, data=data)
 
     async def record_notification(self, type_: str, **data: Any) -> None:
         await self.record(StationEvent.Kind.NOTIFICATION, type_, **data)

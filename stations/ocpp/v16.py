@@ -8,8 +8,8 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus
 
+from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time, parse_required_ocpp_time
-from stations.db import in_db_thread
 from stations.models import StationEvent
 from stations.ocpp.base import StationSession
 from stations.ocpp.readings import samples_16
@@ -78,12 +78,12 @@ class StationSession16(StationSession):
             vendor_error_code=fields.get("vendor_error_code", ""),
             timestamp=parse_ocpp_time(fields.get("timestamp")),
         )
-        await in_db_thread(record_connector_status)(self.identity, report)
+        await self.apply(record_connector_status, report)
         return call_result.StatusNotification()
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str) -> dict[str, Any]:
-        auth = await in_db_thread(authorize)(id_tag)
+        auth = await db.read(authorize, id_tag)
         return {"idTagInfo": id_tag_info(auth)}
 
     @on(Action.start_transaction)
@@ -98,7 +98,7 @@ class StationSession16(StationSession):
         start = StartTransaction(
             connector_id, id_tag, meter_start, parse_required_ocpp_time(timestamp), reservation_id
         )
-        started = await in_db_thread(transaction_start_16)(self.identity, start)
+        started = await self.apply(transaction_start_16, start)
         return {
             "transactionId": started.transaction_id,
             "idTagInfo": id_tag_info(started.authorization),
@@ -122,7 +122,7 @@ class StationSession16(StationSession):
             id_tag=id_tag,
             samples=samples_16(transaction_data or ()),
         )
-        auth = await in_db_thread(transaction_stop_16)(self.identity, stop)
+        auth = await self.apply(transaction_stop_16, stop)
         return {"idTagInfo": id_tag_info(auth)} if auth else {}
 
     @on(Action.meter_values)
@@ -133,7 +133,7 @@ class StationSession16(StationSession):
         transaction_id: int | None = None,
     ) -> call_result.MeterValues:
         report = MeterReport(connector_id, samples_16(meter_value), transaction_id)
-        await in_db_thread(meter_values_16)(self.identity, report)
+        await self.apply(meter_values_16, report)
         return call_result.MeterValues()
 
     @on(Action.data_transfer)

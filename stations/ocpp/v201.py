@@ -8,8 +8,8 @@ from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
+from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
-from stations.db import in_db_thread
 from stations.models import StationEvent
 from stations.ocpp.base import StationSession
 from stations.ocpp.readings import samples_201, token_201, transaction_update
@@ -81,19 +81,19 @@ class StationSession201(StationSession):
         report = ConnectorStatus(
             evse_id, connector_id, connector_status, timestamp=parse_ocpp_time(timestamp)
         )
-        await in_db_thread(record_connector_status)(self.identity, report)
+        await self.apply(record_connector_status, report)
         return call_result.StatusNotification()
 
     @on(Action.authorize)
     async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> dict[str, Any]:
-        auth = await in_db_thread(authorize)(token_201(id_token).value)
+        auth = await db.read(authorize, token_201(id_token).value)
         return {"idTokenInfo": id_token_info(auth)}
 
     @on(Action.transaction_event)
     async def on_transaction_event(self, **fields: Any) -> dict[str, Any]:
         event = transaction_update(fields)
-        auth = await in_db_thread(transaction_event_201)(
-            self.identity, event, remote_start_tokens=self.remote_starts
+        auth = await self.apply(
+            transaction_event_201, event, remote_start_tokens=self.remote_starts
         )
         # idTokenInfo answers an event that carried an idToken, and only such an event.
         return {"idTokenInfo": id_token_info(auth)} if auth and event.id_token else {}
@@ -103,7 +103,7 @@ class StationSession201(StationSession):
         self, evse_id: int, meter_value: list[dict[str, Any]], **_: Any
     ) -> call_result.MeterValues:
         report = MeterReport(evse_id, samples_201(meter_value))
-        await in_db_thread(meter_values_201)(self.identity, report)
+        await self.apply(meter_values_201, report)
         return call_result.MeterValues()
 
     @on(Action.notify_event)
@@ -167,7 +167,5 @@ class StationSession201(StationSession):
     async def on_reservation_status_update(
         self, reservation_id: int, reservation_update_status: str, **_: Any
     ) -> call_result.ReservationStatusUpdate:
-        await in_db_thread(reservations.station_update)(
-            self.identity, reservation_id, reservation_update_status
-        )
+        await self.apply(reservations.station_update, reservation_id, reservation_update_status)
         return call_result.ReservationStatusUpdate()

@@ -1,0 +1,252 @@
+"""Group commit: the writes of many stations applied in one database transaction per batch.
+
+A station's message is answered only once what it said is durable. Committing each message on its
+own costs a commit (and, with one database thread, a place in a queue) per message: at a thousand
+stations the queue, not the work, is the latency. Here each message's write is a `Work` item put in
+a lane; the lane takes every item waiting, up to OCPP_DB_BATCH_MAX, runs them in its own thread in
+one transaction, commits once, and only then answers each item. The batch is as large as the load
+makes it: one item when the CSMS is idle (no added latency), hundreds under a storm (one commit
+for all). OCPP_DB_BATCH_WINDOW_MS > 0 also waits that long for a batch to fill.
+
+- **Failure stays with its message.** If any item of a batch raises, the whole transaction is
+  rolled back and each item is applied again on its own, in its own transaction: the others get
+  their answers, the bad one its exception (the station gets InternalError). Services are
+  idempotent, and a rolled-back attempt left nothing behind, so re-running is exact. A database
+  outage fails each item on its own, so exactly the affected messages get InternalError.
+- **Ordering per station.** Each station's writes always go to the same lane (its identity's hash),
+  and a lane runs one batch at a time, in arrival order: a station's messages are applied in the
+  order it sent them. Lanes hold disjoint sets of stations, so their batches never wait on each
+  other's row locks (no deadlocks between lanes of one process).
+- **Several connections where the database allows them.** PostgreSQL: OCPP_DB_WRITE_LANES lanes
+  (default 4), each with its own thread and connection. SQLite has one writer: one lane.
+- **Reads do not queue behind writes.** `read` runs on a small pool of reader threads of its own
+  (authorization, lookups); SQLite's WAL lets them run while a batch writes.
+
+`stations.db` is the interface the handlers use (`write`, `read`); this module is the machinery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import weakref
+import zlib
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+
+logger = logging.getLogger("csms.db")
+
+
+@dataclass(slots=True)
+class Work:
+    """One message's write: the function, its arguments, and the future its handler awaits."""
+
+    function: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: asyncio.Future[Any]
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
+
+    def run(self) -> Any:
+        return self.context.run(self.function, *self.args, **self.kwargs)
+
+
+Outcome = tuple[bool, Any]  # (ok, result) or (False, the exception)
+
+
+def _alone(work: Work) -> Outcome:
+    try:
+        with transaction.atomic():
+            return True, work.run()
+    except Exception as error:
+        return False, error
+
+
+def apply_batch(batch: list[Work], observe: Callable[[int], None] | None = None) -> list[Outcome]:
+    """In the lane's thread: every item in one transaction; if that fails, each on its own."""
+    close_old_connections()
+    try:
+        try:
+            with transaction.atomic():
+                results: list[Outcome] = [(True, work.run()) for work in batch]
+                if observe is not None:
+                    observe(len(batch))
+            return results
+        except Exception as error:
+            if len(batch) == 1:
+                return [(False, error)]
+            logger.info(
+                "A batch of %d writes failed (%s: %s); applying each on its own",
+                len(batch),
+                type(error).__name__,
+                error,
+            )
+            close_old_connections()  # a connection the failure broke is replaced
+            return [_alone(work) for work in batch]
+    finally:
+        close_old_connections()
+
+
+class Lane:
+    """One writer: a queue of work, a thread with its own database connection, one batch at a
+    time."""
+
+    def __init__(self, index: int, committer: GroupCommit):
+        self.index = index
+        self.committer = committer
+        self.pending: deque[Work] = deque()
+        self.draining: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.items = 0
+
+    def submit(self, work: Work) -> None:
+        self.pending.append(work)
+        if self.draining is None:
+            self.draining = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        committer = self.committer
+        try:
+            while self.pending:
+                if committer.window > 0 and len(self.pending) < committer.max_batch:
+                    await asyncio.sleep(committer.window)
+                size = min(len(self.pending), committer.max_batch)
+                batch = [self.pending.popleft() for _ in range(size)]
+                try:
+                    results = await loop.run_in_executor(
+                        committer.executor(self.index), apply_batch, batch, committer.observe
+                    )
+                except BaseException as error:  # the loop is shutting down, or a bug of ours
+                    for work in batch:
+                        if not work.future.done():
+                            work.future.set_exception(
+                                error if isinstance(error, Exception) else RuntimeError(str(error))
+                            )
+                    raise
+                self.batches += 1
+                self.items += size
+                for work, (ok, value) in zip(batch, results, strict=True):
+                    if work.future.done():  # its handler went away (the socket closed)
+                        continue
+                    if ok:
+                        work.future.set_result(value)
+                    else:
+                        work.future.set_exception(value)
+        finally:
+            self.draining = None
+
+
+class GroupCommit:
+    """The lanes of one event loop, and the threads they share across loops of this process."""
+
+    _threads: dict[int, ThreadPoolExecutor] = {}
+    _threads_lock = threading.Lock()
+
+    def __init__(self, lanes: int, max_batch: int, window: float):
+        self.lanes = [Lane(i, self) for i in range(lanes)]
+        self.max_batch = max_batch
+        self.window = window
+        self.observe: Callable[[int], None] | None = None
+
+    @classmethod
+    def executor(cls, index: int) -> ThreadPoolExecutor:
+        """The lane's thread (one per lane index, per process): its connection is its own."""
+        pool = cls._threads.get(index)
+        if pool is None:
+            with cls._threads_lock:
+                pool = cls._threads.get(index)
+                if pool is None:
+                    pool = cls._threads[index] = ThreadPoolExecutor(
+                        1, thread_name_prefix=f"db-writer-{index}"
+                    )
+        return pool
+
+    def lane_of(self, key: str) -> Lane:
+        if len(self.lanes) == 1:
+            return self.lanes[0]
+        return self.lanes[zlib.crc32(key.encode()) % len(self.lanes)]
+
+    async def write(self, key: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.lane_of(key).submit(Work(function, args, kwargs, future))
+        return await future
+
+    def pending(self) -> int:
+        return sum(len(lane.pending) for lane in self.lanes)
+
+
+_committers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, GroupCommit] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def write_lanes() -> int:
+    """SQLite: one writer. PostgreSQL: OCPP_DB_WRITE_LANES, within the connection pool."""
+    if connection.vendor == "sqlite":
+        return 1
+    lanes = max(1, int(settings.OCPP_DB_WRITE_LANES))
+    pool = connection.settings_dict.get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict) and "max_size" in pool:
+        # Leave connections for the readers, HTTP requests and background jobs.
+        lanes = max(1, min(lanes, int(pool["max_size"]) // 2))
+    return lanes
+
+
+def committer() -> GroupCommit:
+    """This event loop's lanes (created on first use)."""
+    loop = asyncio.get_running_loop()
+    found = _committers.get(loop)
+    if found is None:
+        found = _committers[loop] = GroupCommit(
+            write_lanes(),
+            max(1, int(settings.OCPP_DB_BATCH_MAX)),
+            max(0.0, float(settings.OCPP_DB_BATCH_WINDOW_MS)) / 1000,
+        )
+        hook = settings.OCPP_DB_BATCH_OBSERVER
+        if hook:
+            from django.utils.module_loading import import_string
+
+            found.observe = import_string(hook)
+    return found
+
+
+def pending() -> int:
+    """Writes waiting for their lane, in every event loop of this process (a gauge)."""
+    return sum(c.pending() for c in list(_committers.values()))
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+_readers: ThreadPoolExecutor | None = None
+_readers_lock = threading.Lock()
+
+
+def _read(function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    close_old_connections()
+    try:
+        return function(*args, **kwargs)
+    finally:
+        close_old_connections()
+
+
+async def read(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    global _readers
+    if _readers is None:
+        with _readers_lock:
+            if _readers is None:
+                _readers = ThreadPoolExecutor(
+                    max(1, int(settings.OCPP_DB_READERS)), thread_name_prefix="db-reader"
+                )
+    context = contextvars.copy_context()
+    return await asyncio.get_running_loop().run_in_executor(
+        _readers, context.run, _read, function, args, kwargs
+    )
