@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +48,15 @@ from bench.server import (
 )
 
 PASSWORD = "fleet-bench-password-1"
+# Settings of the CSMS a run may set from its own environment.
+PASSED_THROUGH = (
+    "OCPP_DB_BATCH_WINDOW_MS",
+    "OCPP_DB_BATCH_MAX",
+    "OCPP_DB_WRITE_LANES",
+    "OCPP_DB_READERS",
+    "OCPP_MESSAGE_LOG",
+    "GC_THRESHOLDS",
+)
 PREFIX = "FLEET"
 METER = [
     ("Energy.Active.Import.Register", "Wh"),
@@ -234,12 +244,28 @@ async def drive(url: str, load: Load, server_pid: int) -> dict:
     return result
 
 
-def measure(server: LoopbackServer, load: Load) -> dict:
+def measure(server: LoopbackServer, load: Load, profile: Path | None = None) -> dict:
+    """Start the server, drive the fleet against it, stop it. `profile`: py-spy samples the
+    server meanwhile (bench/profile.py's recorder and report, written next to that path)."""
     server.start()
+    profiler = None
     try:
+        if profile is not None:
+            from bench.profile import Profiler
+
+            profiler = Profiler(profile, "raw", 100, nonblocking=True, native=False)
+            profiler.start(server)
         return asyncio.run(drive(server.ws_url, load, server.pid))
     finally:
+        if profiler is not None:
+            profiler.stop()
         server.stop()
+        if profile is not None and profile.exists():
+            from bench.profile import top_report
+
+            report = profile.with_name(profile.stem + "-top.txt")
+            report.write_text(top_report(profile.read_text(), f"bench.fleet: {server.ws_url}"))
+            print(f"Profile: {profile}, {report}")
 
 
 def table(label: str, csms: dict, bare: dict) -> str:
@@ -289,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--password", action="store_true", help="registered stations, Basic auth")
     parser.add_argument("--group-commit", type=int, choices=(0, 1), default=1)
     parser.add_argument("--no-bare", action="store_true", help="skip the bare server")
+    parser.add_argument("--profile", type=Path, help="py-spy the CSMS into this file (raw)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "fleet.json")
     args = parser.parse_args(argv)
     load = Load(
@@ -304,7 +331,10 @@ def main(argv: list[str] | None = None) -> int:
             db.register_stations(PREFIX, args.stations, PASSWORD)
         server = CsmsServer(db.url, args.workers, log_dir / "fleet-csms.log")
         server.env["OCPP_DB_GROUP_COMMIT"] = str(args.group_commit)
-        csms = measure(server, load)
+        for name in PASSED_THROUGH:  # a setting to try: `OCPP_DB_BATCH_WINDOW_MS=0 python -m ...`
+            if name in os.environ:
+                server.env[name] = os.environ[name]
+        csms = measure(server, load, args.profile)
     finally:
         db.teardown()
     bare = csms if args.no_bare else measure(BareServer(log_dir / "fleet-bare.log"), load)

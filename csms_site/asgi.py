@@ -119,3 +119,8 @@ application = LifespanApp(
         }
     )
 )
+
+# The application is imported: out of the collector's sight, and rarer collections (gc_tuning.py).
+from csms_site.gc_tuning import tune  # noqa: E402
+
+tune(settings.GC_THRESHOLDS)

@@ -19,13 +19,22 @@ from typing import ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async as in_db_thread
 from django.conf import settings
+from django.db import transaction
 
 from stations import group_commit
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["by_lane", "in_db_thread", "read", "write"]
+__all__ = ["atomic", "by_lane", "in_db_thread", "read", "write"]
+
+
+def atomic() -> transaction.Atomic:
+    """A service's unit of work: its own transaction when called alone, and under group commit
+    simply part of its batch's transaction, without a savepoint (two statements a message saved):
+    if it fails, the whole batch is rolled back and each write applied alone. A block that catches
+    a database error and goes on needs its savepoint: `transaction.atomic()` there."""
+    return transaction.atomic(savepoint=False)
 
 
 async def write(station_id: str, service: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

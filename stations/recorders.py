@@ -54,6 +54,7 @@ MAX_BUFFERED_LOG_ENTRIES = 100_000
 # large frames while the database is slow cannot exhaust memory.
 MAX_BUFFERED_LOG_BYTES = 32 * 1024 * 1024
 _CHUNK = 2000
+LOG_CHUNK = 100  # log rows per write: one multi-row INSERT, a couple of milliseconds
 
 
 class PresenceRecorder:
@@ -147,34 +148,45 @@ class MessageLogRecorder:
         self.dropped = 0
 
     async def flush(self) -> None:
+        """Write what is buffered, a chunk at a time: each chunk joins whatever batch of the
+        stations' own writes is forming (stations.group_commit), so the log never holds a writer
+        lane for long and a station's answer waits for a hundred log rows at most."""
         if not self._entries:
             return
         batch = list(self._entries)
         self._entries.clear()
         self._bytes = 0
-        try:
-            # In a writer lane (any: the log has no row locks), with the stations' own writes.
-            await db.write("", _write_log, batch)
-        except IntegrityError:
-            # One bad row must not block every later entry: save the rest one by one.
-            self.dropped += await db.write("", _save_each, batch)
-        except Exception:
-            logger.exception("message log: could not write %d entries; keeping them", len(batch))
-            for entry in reversed(batch):  # back in front, still within the bounds
-                if (
-                    len(self._entries) >= MAX_BUFFERED_LOG_ENTRIES
-                    or self._bytes + len(entry.frame) > MAX_BUFFERED_LOG_BYTES
-                ):
-                    self.dropped += 1
-                    continue
-                self._entries.appendleft(entry)
-                self._bytes += len(entry.frame)
+        for start in range(0, len(batch), LOG_CHUNK):
+            chunk = batch[start : start + LOG_CHUNK]
+            try:
+                # Any lane: the log takes no row locks.
+                await db.write(chunk[0].station_id, _write_log, chunk)
+            except IntegrityError:
+                # One bad row must not block every later entry: save the rest one by one.
+                self.dropped += await db.write(chunk[0].station_id, _save_each, chunk)
+            except Exception:
+                logger.exception(
+                    "message log: could not write %d entries; keeping them", len(batch) - start
+                )
+                self._keep(batch[start:])
+                return
+
+    def _keep(self, entries: list[LogEntry]) -> None:
+        """Put unwritten entries back in front, still within the bounds."""
+        for entry in reversed(entries):
+            if (
+                len(self._entries) >= MAX_BUFFERED_LOG_ENTRIES
+                or self._bytes + len(entry.frame) > MAX_BUFFERED_LOG_BYTES
+            ):
+                self.dropped += 1
+                continue
+            self._entries.appendleft(entry)
+            self._bytes += len(entry.frame)
 
 
 def _write_log(batch: list[LogEntry]) -> None:
-    with transaction.atomic():
-        for i in range(0, len(batch), 500):
-            _insert_log.run(batch[i : i + 500])
+    with db.atomic():
+        _insert_log.run(batch)
 
 
 def _save_each(batch: list[LogEntry]) -> int:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from stations import db
 from stations.clock import utcnow
 from stations.events import publish
 from stations.models import RegistrationStatus, Station, StationEvent
@@ -57,7 +58,7 @@ def station_admit(
     A refusal is recorded (`failed_logins`, a StationEvent) unless `record` is off: the login
     throttle then counts it in memory and records refusals in aggregate (`record_throttled`).
     """
-    with transaction.atomic():
+    with db.atomic():
         station = _station_locked.get(identity)
         if station is None:
             if not settings.OCPP_AUTO_REGISTER:

@@ -26,6 +26,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 
+from stations import db
 from stations.clock import utcnow
 from stations.events import publish
 from stations.models import FlagReason, Station, StationEvent, Transaction
@@ -77,7 +78,7 @@ def station_silent(identity: str, session: int, silent_for: float) -> bool:
 
 def _release(identity: str, session: int, type_: str, message: str, data: dict) -> bool:
     """Release the row if `session` is still the live one, with a connection event saying why."""
-    with transaction.atomic():
+    with db.atomic():
         released = station_release(identity, session)
         if released:
             StationEvent.objects.create(
@@ -193,7 +194,7 @@ def clear_flag(tx: Transaction, action: str) -> None:
 
 def _flag(station_id: str, ids: list[int], reason: FlagReason, detail: str) -> None:
     now = utcnow()
-    with transaction.atomic():
+    with db.atomic():
         Transaction.objects.filter(pk__in=ids, flagged_at__isnull=True).update(
             flagged_at=now, flag_reason=reason
         )

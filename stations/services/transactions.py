@@ -21,6 +21,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from stations import db
 from stations.clock import ocpp_time, utcnow
 from stations.events import publish
 from stations.models import Command, StationEvent, Transaction, TransactionEvent
@@ -165,7 +166,7 @@ def _find_16_start(identity: str, connector_id: int, timestamp: datetime) -> int
 def transaction_stop_16(identity: str, stop: StopTransaction) -> Authorization | None:
     authorization = authorize(stop.id_tag) if stop.id_tag else None
     transaction_id, meter_stop, samples = stop.transaction_id, stop.meter_stop_wh, stop.samples
-    with transaction.atomic():
+    with db.atomic():
         tx = (
             Transaction.objects.select_for_update()
             .filter(pk=transaction_id, station_id=identity, ocpp_id__isnull=True)
@@ -209,7 +210,7 @@ def transaction_stop_16(identity: str, stop: StopTransaction) -> Authorization |
 
 def meter_values_16(identity: str, report: MeterReport) -> None:
     connector_id, transaction_id, samples = report.evse_id, report.transaction_id, report.samples
-    with transaction.atomic():
+    with db.atomic():
         tx = None
         if transaction_id is not None:
             tx = _tx_16.get(transaction_id, identity)
@@ -259,7 +260,7 @@ def transaction_event_201(
         event.transaction_id,
         event.seq_no,
     )
-    with transaction.atomic():
+    with db.atomic():
         tx = _tx_201_locked.get(identity, ocpp_id)
         if tx is None:
             if event.event_type != "Started":
