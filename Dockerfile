@@ -42,4 +42,4 @@ HEALTHCHECK --interval=15s --timeout=10s --start-period=30s --retries=3 \
 # --ws-max-size: refuse frames above OCPP_MAX_FRAME_BYTES (default 65536) in the transport.
 # docker-compose.yml adds the proxy options and the number of workers (CSMS_WORKERS).
 # --lifespan on: the lifespan starts the background jobs and flushes their buffers on stop.
-CMD ["uvicorn", "csms_site.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--ws-max-size", "65536", "--lifespan", "on"]
+CMD ["uvicorn", "csms_site.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", "--ws-max-size", "65536", "--ws", "csms_site.uvicorn_ws:LeanWebSocketProtocol", "--lifespan", "on"]

@@ -241,6 +241,8 @@ class CsmsServer(LoopbackServer):
             "warning",
             "--ws-max-size",
             "65536",
+            "--ws",
+            "csms_site.uvicorn_ws:LeanWebSocketProtocol",
             # bench.echo_asgi's router has no lifespan: the first socket starts the background
             # jobs (csms_site/lifespan.py); "auto" notes that and goes on.
             "--lifespan",

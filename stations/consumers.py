@@ -206,6 +206,13 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             trace_context=self.trace_context,
         )
         await self.accept(subprotocol)
+        # Everything the handshake's headers said has been read: not kept for the socket's life.
+        # The list is shared by every scope between the server and here (and the routers' frames
+        # keep theirs until the socket closes), so it is emptied in place; the server's protocol
+        # forgets the rest of its handshake (csms_site/uvicorn_ws.py).
+        headers = self.scope.get("headers")
+        if isinstance(headers, list):
+            headers.clear()
         self.last_frame_at = time.monotonic()
         silence_watch.add(self)
         await self.channel_layer.group_send(

@@ -220,8 +220,8 @@ def committer() -> GroupCommit:
 
 
 def pending() -> int:
-    """Writes waiting for their lane, in every event loop of this process (a gauge)."""
-    return sum(c.pending() for c in list(_committers.values()))
+    """Writes waiting for their lane, in every open event loop of this process (a gauge)."""
+    return sum(c.pending() for loop, c in list(_committers.items()) if not loop.is_closed())
 
 
 # --- reads --------------------------------------------------------------------------------------

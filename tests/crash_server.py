@@ -25,6 +25,7 @@ import threading
 from collections import deque
 from pathlib import Path
 
+from csms_site.uvicorn_ws import WS
 from tests.batch_hold import HELD
 from tests.servers import ROOT, free_port, test_database_url
 
@@ -179,6 +180,7 @@ def main() -> None:
                     host="127.0.0.1",
                     port=port,
                     lifespan="on",  # the background jobs start and stop as in production
+                    ws=WS,
                     access_log=False,
                     timeout_graceful_shutdown=3,
                 )

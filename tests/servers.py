@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from csms_site.uvicorn_ws import WS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,6 +88,8 @@ class AsgiServer:
             # The lifespan starts and stops the background jobs (csms_site/lifespan.py).
             "--lifespan",
             "on",
+            "--ws",
+            WS,
             *self.args,
         ]
 

@@ -13,6 +13,7 @@ import asyncio
 import os
 
 import pytest
+from channels.exceptions import ChannelFull
 from redis.asyncio import Redis
 
 from csms_site.channel_layer import ShieldedRedisChannelLayer, SweepingInMemoryChannelLayer
@@ -140,3 +141,43 @@ async def test_redis_layer_queues_for_a_connection_instead_of_failing():
         await asyncio.gather(*(layer.group_discard(f"g{i}", n) for i, n in enumerate(names)))
     finally:
         await layer.flush()
+
+
+# --- the in-memory layer's mailbox ------------------------------------------------------------------
+
+
+async def test_a_mailbox_hands_messages_over_in_order_and_wakes_its_receiver():
+    from csms_site.channel_layer import Mailbox
+
+    box = Mailbox()
+    receiver = asyncio.create_task(box.get())
+    await asyncio.sleep(0)  # the receiver waits
+    box.put_nowait("first")
+    box.put_nowait("second")
+    assert await receiver == "first"
+    assert box.get_nowait() == "second"
+    assert box.empty() and box._waiters is None
+
+
+async def test_a_cancelled_receiver_passes_its_wake_up_on():
+    from csms_site.channel_layer import Mailbox
+
+    box = Mailbox()
+    first, second = asyncio.create_task(box.get()), asyncio.create_task(box.get())
+    await asyncio.sleep(0)
+    box.put_nowait("only")  # wakes `first`...
+    first.cancel()  # ...which is cancelled before it runs
+    assert await second == "only"
+    assert first.cancelled()
+
+
+async def test_the_in_memory_layer_keeps_no_mailbox_for_a_channel_nobody_uses():
+    layer = SweepingInMemoryChannelLayer(capacity=2)
+    channel = await layer.new_channel()
+    await layer.send(channel, {"type": "a"})
+    await layer.send(channel, {"type": "b"})
+    with pytest.raises(ChannelFull):
+        await layer.send(channel, {"type": "c"})
+    assert await layer.receive(channel) == {"type": "a"}
+    assert await layer.receive(channel) == {"type": "b"}
+    assert channel not in layer.channels
