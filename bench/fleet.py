@@ -322,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         args.stations, args.interval, args.ramp, args.duration, args.window, args.samples,
         args.password,
     )  # fmt: skip
+    from bench.run import raise_fd_limit
+
+    raise_fd_limit()  # thousands of client sockets
     log_dir = ROOT / "bench" / "results"
     log_dir.mkdir(parents=True, exist_ok=True)
     db = DATABASES[args.db]()
