@@ -60,6 +60,48 @@ class Work:
 
 
 Outcome = tuple[bool, Any]  # (ok, result) or (False, the exception)
+Call = tuple[tuple[Any, ...], dict[str, Any]]  # one write's (args, kwargs)
+Many = Callable[[list[Call]], list[Any]]
+
+# Services that can apply many stations' writes of one kind with a few statements for all of them
+# (a batch's meter readings: one SELECT, one INSERT of every sample, one UPDATE of every row),
+# where one at a time costs a few statements each. Registered with `applies_many`.
+_MANY: dict[Callable[..., Any], Many] = {}
+
+
+def applies_many(single: Callable[..., Any]) -> Callable[[Many], Many]:
+    """Declare `many` as the batch form of the service `single`: called with the (args, kwargs)
+    of every write of that service in a batch (each of a different station, the first argument),
+    it returns their results in order, exactly what `single` would have returned for each."""
+
+    def register(many: Many) -> Many:
+        _MANY[single] = many
+        return many
+
+    return register
+
+
+def _run(batch: list[Work]) -> list[Outcome]:
+    """Every write of the batch, those with a batch form together (at the place of the first of
+    them: other stations' writes do not depend on them, and a station has one in flight)."""
+    groups: dict[Callable[..., Any], list[int]] = {}
+    for index, work in enumerate(batch):
+        if work.function in _MANY:
+            groups.setdefault(work.function, []).append(index)
+    results: list[Outcome | None] = [None] * len(batch)
+    for index, work in enumerate(batch):
+        if results[index] is not None:
+            continue
+        members = groups.get(work.function, ())
+        stations = {batch[i].args[0] for i in members if batch[i].args}
+        if len(members) > 1 and len(stations) == len(members):
+            calls = [(batch[i].args, batch[i].kwargs) for i in members]
+            values = work.context.run(_MANY[work.function], calls)
+            for i, value in zip(members, values, strict=True):
+                results[i] = (True, value)
+        else:
+            results[index] = (True, work.run())
+    return [r for r in results if r is not None]
 
 
 def _alone(work: Work) -> Outcome:
@@ -76,7 +118,7 @@ def apply_batch(batch: list[Work], observe: Callable[[int], None] | None = None)
     try:
         try:
             with transaction.atomic():
-                results: list[Outcome] = [(True, work.run()) for work in batch]
+                results = _run(batch)
                 if observe is not None:
                     observe(len(batch))
             return results

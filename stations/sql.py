@@ -78,10 +78,26 @@ class BulkInsert:
 
     def run(self, rows: Sequence[Sequence[Any]], using: str = "default") -> int:
         """Insert `rows` (values in the order of `fields`); return how many were inserted."""
+        return len(self._insert(rows, using, returning=()))
+
+    def run_returning(
+        self, rows: Sequence[Sequence[Any]], returning: Sequence[str], using: str = "default"
+    ) -> list[tuple[Any, ...]]:
+        """Insert `rows`; the `returning` columns (attnames) of the rows actually inserted (with
+        `ignore_conflicts`, a row that was there already returns nothing). SQLite 3.35+."""
+        return self._insert(rows, using, returning=returning)
+
+    def _insert(
+        self, rows: Sequence[Sequence[Any]], using: str, returning: Sequence[str]
+    ) -> list[Any]:
         if not rows:
-            return 0
+            return []
         connection = connections[using]
         head, row, suffix, adapters = self._prepare(connection)
+        if returning:
+            quote = connection.ops.quote_name
+            names = ", ".join(quote(column(concrete_field(self.model, n))) for n in returning)
+            suffix += f" RETURNING {names}"
         if any(adapters):
             rows = [
                 [
@@ -91,13 +107,16 @@ class BulkInsert:
                 for values in rows
             ]
         per_statement = max(1, self.MAX_PARAMETERS // len(self.fields))
-        inserted = 0
+        inserted: list[Any] = []
         with connection.cursor() as cursor:
             for i in range(0, len(rows), per_statement):
                 part = rows[i : i + per_statement]
                 sql = head + ", ".join([row] * len(part)) + suffix
                 cursor.execute(sql, [value for values in part for value in values])
-                inserted += cursor.rowcount
+                if returning:
+                    inserted += [tuple(r) for r in cursor.fetchall()]
+                else:
+                    inserted += [None] * max(0, cursor.rowcount)
         return inserted
 
 
@@ -182,6 +201,107 @@ class SelectOne(Generic[M]):
             for converter, col in column_converters:
                 values_out[i] = converter(values_out[i], col, connection)
         return self.model.from_db(using, self.attnames, values_out)
+
+
+class SelectMany(SelectOne[M]):
+    """`SelectOne` for many keys at once: `WHERE (a, b) IN ((…), (…))` (row values: SQLite 3.15+,
+    PostgreSQL), one statement for a batch of messages' rows."""
+
+    def get_many(self, keys: Sequence[Sequence[Any]], using: str = "default") -> list[M]:
+        if not keys:
+            return []
+        connection = connections[using]
+        sql, converters = self._prepare_many(connection)
+        width = len(self.lookups)
+        one = "(" + ", ".join(["%s"] * width) + ")"
+        found: list[M] = []
+        per_statement = max(1, BulkInsert.MAX_PARAMETERS // width)
+        with connection.cursor() as cursor:
+            for i in range(0, len(keys), per_statement):
+                part = keys[i : i + per_statement]
+                cursor.execute(
+                    sql.format(keys=", ".join([one] * len(part))),
+                    [value for key in part for value in key],
+                )
+                for row in cursor.fetchall():
+                    values = list(row)
+                    for j, column_converters in enumerate(converters):
+                        for converter, col in column_converters:
+                            values[j] = converter(values[j], col, connection)
+                    found.append(self.model.from_db(using, self.attnames, values))
+        return found
+
+    def _prepare_many(
+        self, connection: BaseDatabaseWrapper
+    ) -> tuple[str, list[list[tuple[Converter, Col]]]]:
+        key = connection.vendor + ":many"
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            single, converters = self._prepare(connection)
+            quote = connection.ops.quote_name
+            head = single.partition(" WHERE ")[0]
+            names = ", ".join(quote(column(f)) for f in self.lookups)
+            where = [f"({names}) IN ({{keys}})"]
+            if self.condition:
+                where.append(self.condition(quote))
+            sql = f"{head} WHERE {' AND '.join(where)}"
+            if self.for_update and connection.features.has_select_for_update:
+                sql += " FOR UPDATE"
+            prepared = self._prepared[key] = (sql, converters)
+        return prepared
+
+
+class UpdateMany:
+    """`update_fields` for many rows of one model in one statement: `UPDATE … SET a = v.a … FROM
+    (VALUES (pk, a, …), …) AS v WHERE pk = v.pk` (SQLite 3.33+, PostgreSQL)."""
+
+    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+        self.model = model
+        self.fields = [concrete_field(model, name) for name in fields]
+        self._prepared: dict[str, tuple[str, str]] = {}
+
+    def _prepare(self, connection: BaseDatabaseWrapper) -> tuple[str, str]:
+        prepared = self._prepared.get(connection.vendor)
+        if prepared is None:
+            quote = connection.ops.quote_name
+            meta = self.model._meta
+            assert meta.pk is not None
+            pk = meta.pk
+            table = quote(meta.db_table)
+            every = [pk, *self.fields]
+            if connection.vendor == "postgresql":
+                # Typed, so that a column of NULLs in VALUES still has the column's type.
+                row = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in every) + ")"
+                names = ", ".join(quote("c" + str(i)) for i in range(len(every)))
+                values = f"(VALUES {{rows}}) AS v ({names})"
+                ref = [f"v.{quote('c' + str(i))}" for i in range(len(every))]
+            else:
+                row = "(" + ", ".join(["%s"] * len(every)) + ")"
+                values = "(VALUES {rows}) AS v"
+                ref = [f"v.column{i + 1}" for i in range(len(every))]
+            assignments = ", ".join(
+                f"{quote(column(f))} = {ref[i + 1]}" for i, f in enumerate(self.fields)
+            )
+            sql = (
+                f"UPDATE {table} SET {assignments} FROM {values} "
+                f"WHERE {table}.{quote(column(pk))} = {ref[0]}"
+            )
+            prepared = self._prepared[connection.vendor] = (sql, row)
+        return prepared
+
+    def run(self, instances: Sequence[models.Model], using: str = "default") -> None:
+        if not instances:
+            return
+        connection = connections[using]
+        sql, row = self._prepare(connection)
+        params: list[Any] = []
+        for instance in instances:
+            params.append(instance.pk)
+            params += [
+                f.get_db_prep_save(getattr(instance, f.attname), connection) for f in self.fields
+            ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql.format(rows=", ".join([row] * len(instances))), params)
 
 
 _UPDATES: dict[

@@ -540,7 +540,8 @@ async def test_a_sigkill_inside_a_batch_loses_and_doubles_nothing(tmp_path):
     }
     summary = report("SIGKILL inside a batch", figures, tally, time.monotonic() - began)
     assert_exactly_once(fleet, tally, summary)
-    assert len(server.held_sizes) == KILLS_IN_BATCH, summary
+    # PostgreSQL has several lanes: more than one batch may be held open when the kill lands.
+    assert len(server.held_sizes) >= KILLS_IN_BATCH, summary
     assert all(size >= 2 for size in server.held_sizes), summary
     assert sum(fleet.figures()["sent more than once"].values()) > 0, summary
 

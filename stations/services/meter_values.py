@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from stations.models import MeterSample
 from stations.sql import BulkInsert
@@ -49,24 +50,41 @@ def store_samples(
     transaction_id: int | None,
 ) -> None:
     """One INSERT for all samples; a sample already stored (a resent message) is skipped."""
-    _insert_samples.run(
-        [
-            (
-                station_id,
-                transaction_id,
-                evse_id,
-                connector_id,
-                s.timestamp,
-                s.measurand,
-                s.phase,
-                s.unit,
-                s.context,
-                s.location,
-                s.value,
-            )
-            for s in samples
-        ]
-    )
+    insert_sample_rows(sample_rows(samples, station_id, evse_id, connector_id, transaction_id))
+
+
+SampleRow = tuple[Any, ...]
+
+
+def sample_rows(
+    samples: Sequence[Sample],
+    station_id: str,
+    evse_id: int,
+    connector_id: int,
+    transaction_id: int | None,
+) -> list[SampleRow]:
+    """The rows of `samples` as `insert_sample_rows` takes them (the samples of many messages
+    can then go in one INSERT)."""
+    return [
+        (
+            station_id,
+            transaction_id,
+            evse_id,
+            connector_id,
+            s.timestamp,
+            s.measurand,
+            s.phase,
+            s.unit,
+            s.context,
+            s.location,
+            s.value,
+        )
+        for s in samples
+    ]
+
+
+def insert_sample_rows(rows: Sequence[SampleRow]) -> None:
+    _insert_samples.run(rows)
 
 
 _insert_samples = BulkInsert(

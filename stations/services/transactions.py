@@ -24,16 +24,26 @@ from django.db import IntegrityError, transaction
 from stations import db
 from stations.clock import ocpp_time, utcnow
 from stations.events import publish
+from stations.group_commit import Call, applies_many
 from stations.models import Command, StationEvent, Transaction, TransactionEvent
 from stations.reservation_link import link as reservations
 from stations.services.authorization import Authorization, PresentedToken, authorize
 from stations.services.liveness import clear_flag
-from stations.services.meter_values import Sample, latest_energy_wh, store_samples
-from stations.sql import BulkInsert, SelectOne, update_fields
+from stations.services.meter_values import (
+    Sample,
+    SampleRow,
+    insert_sample_rows,
+    latest_energy_wh,
+    sample_rows,
+    store_samples,
+)
+from stations.sql import BulkInsert, SelectMany, SelectOne, UpdateMany, update_fields
 
 # The statements every meter reading runs, prepared once (see stations.sql for why).
 _tx_16 = SelectOne(Transaction, ["id", "station"], condition=lambda q: f"{q('ocpp_id')} IS NULL")
 _tx_201_locked = SelectOne(Transaction, ["station", "ocpp_id"], for_update=True)
+_txs_16 = SelectMany(Transaction, ["id"], condition=lambda q: f"{q('ocpp_id')} IS NULL")
+_txs_201_locked = SelectMany(Transaction, ["station", "ocpp_id"], for_update=True)
 _insert_event = BulkInsert(
     TransactionEvent,
     ["transaction", "seq_no", "event_type", "trigger_reason", "timestamp", "offline"],
@@ -246,6 +256,43 @@ def meter_values_201(identity: str, report: MeterReport) -> None:
     )
 
 
+@applies_many(meter_values_16)
+def meter_values_16_many(calls: list[Call]) -> list[None]:
+    """`meter_values_16` for a batch of stations at once: one SELECT for their transactions, one
+    INSERT for every sample, one UPDATE for every energy that moved. A reading that is not the
+    common case (a transaction this station does not own) goes through `meter_values_16`."""
+    reports: list[tuple[str, MeterReport]] = [(args[0], args[1]) for args, _ in calls]
+    ids = [(r.transaction_id,) for _, r in reports if r.transaction_id is not None]
+    found = {tx.pk: tx for tx in _txs_16.get_many(ids)}
+    rows: list[SampleRow] = []
+    metered: list[tuple[str, MeterReport, Transaction]] = []
+    for identity, report in reports:
+        tx = found.get(report.transaction_id) if report.transaction_id is not None else None
+        if report.transaction_id is not None and (tx is None or tx.station_id != identity):
+            meter_values_16(identity, report)  # the anomaly, as for one message
+            continue
+        if tx is not None:
+            clear_flag(tx, "MeterValues")
+        rows += sample_rows(report.samples, identity, report.evse_id, 1, tx.pk if tx else None)
+        if tx is not None and tx.is_active:
+            metered.append((identity, report, tx))
+    insert_sample_rows(rows)
+    moved = [tx for _, report, tx in metered if _moved_energy(tx, report.samples)]
+    _energy.run(moved)
+    for identity, report, tx in metered:
+        _announce(tx, report.samples, station_id=identity, evse_id=report.evse_id)
+    return [None] * len(calls)
+
+
+def _moved_energy(tx: Transaction, samples: Sequence[Sample]) -> bool:
+    before = (tx.energy_wh, tx.meter_start_wh)
+    _apply_energy(tx, samples, save=False)
+    return (tx.energy_wh, tx.meter_start_wh) != before
+
+
+_energy = UpdateMany(Transaction, ["energy_wh", "meter_start_wh"])
+
+
 def transaction_event_201(
     identity: str,
     event: TransactionUpdate,
@@ -366,6 +413,75 @@ def _apply_transaction_event(
         tx.is_active = False
         tx.stopped_at = event.timestamp
         tx.stop_reason = event.stopped_reason or "Local"
+
+
+# What a periodic TransactionEvent (Updated, no token, no reservation) may change on its row.
+_UPDATED_FIELDS = ("evse_id", "connector_id", "charging_state", "remote_start_id", "offline",
+                   "last_seq_no", "energy_wh", "meter_start_wh", "updated_at")  # fmt: skip
+_updated = UpdateMany(Transaction, _UPDATED_FIELDS)
+
+
+@applies_many(transaction_event_201)
+def transaction_event_201_many(calls: list[Call]) -> list[Authorization | None]:
+    """`transaction_event_201` for a batch of stations at once, for the common case: an Updated
+    event, carrying no ID token and no reservation, of a transaction that is under way. Their rows
+    are locked with one SELECT, their events inserted with one INSERT (a resent seqNo comes back
+    out of it: answered, not applied), their samples with one, their rows updated with one. Any
+    other event goes through `transaction_event_201`, in the same transaction."""
+    events: list[tuple[str, TransactionUpdate, dict[str, Any]]] = [
+        (args[0], args[1], kwargs) for args, kwargs in calls
+    ]
+    results: list[Authorization | None] = [None] * len(events)
+    keys = [
+        (identity, event.transaction_id)
+        for identity, event, _ in events
+        if event.event_type == "Updated" and event.id_token is None
+    ]
+    rows = {(tx.station_id, tx.ocpp_id): tx for tx in _txs_201_locked.get_many(keys)}
+    common: list[tuple[int, str, TransactionUpdate, Transaction]] = []
+    for index, (identity, event, kwargs) in enumerate(events):
+        tx = rows.get((identity, event.transaction_id))
+        usual = (
+            tx is not None
+            and event.event_type == "Updated"
+            and event.id_token is None
+            and event.reservation_id is None
+            and not (not tx.is_active and tx.stopped_at is not None)
+            and not (tx.id_token == "" and event.remote_start_id is not None)
+        )
+        if tx is None or not usual:
+            results[index] = transaction_event_201(identity, event, **kwargs)
+        else:
+            common.append((index, identity, event, tx))
+    if not common:
+        return results
+    inserted = set(
+        _insert_event.run_returning(
+            [
+                (tx.pk, e.seq_no, e.event_type, e.trigger_reason, e.timestamp, e.offline)
+                for _, _, e, tx in common
+            ],
+            ["transaction", "seq_no"],
+        )
+    )
+    applied = [(i, s, e, tx) for i, s, e, tx in common if (tx.pk, e.seq_no) in inserted]
+    samples: list[SampleRow] = []
+    changed: list[Transaction] = []
+    now = utcnow()
+    for _, identity, event, tx in applied:
+        clear_flag(tx, "TransactionEvent")
+        before = [getattr(tx, name) for name in _UPDATED_FIELDS]
+        _apply_transaction_event(tx, event, id_token=None, authorization=None, reservation_id=None)
+        samples += sample_rows(event.samples, identity, tx.evse_id, tx.connector_id, tx.pk)
+        _apply_energy(tx, event.samples, save=False)
+        if [getattr(tx, name) for name in _UPDATED_FIELDS] != before:
+            tx.updated_at = now
+            changed.append(tx)
+    insert_sample_rows(samples)
+    _updated.run(changed)
+    for _, _, event, tx in applied:
+        _announce(tx, event.samples)
+    return results
 
 
 def _close_energy(tx: Transaction, reading: float | None) -> None:
