@@ -11,8 +11,9 @@ for all). OCPP_DB_BATCH_WINDOW_MS > 0 also waits that long for a batch to fill.
 - **Failure stays with its message.** If any item of a batch raises, the whole transaction is
   rolled back and each item is applied again on its own, in its own transaction: the others get
   their answers, the bad one its exception (the station gets InternalError). Services are
-  idempotent, and a rolled-back attempt left nothing behind, so re-running is exact. A database
-  outage fails each item on its own, so exactly the affected messages get InternalError.
+  idempotent, and a rolled-back attempt left nothing behind, so re-running is exact. When the
+  database itself fails (OperationalError, InterfaceError: down, unreachable, locked), every item of
+  the batch was affected and gets that error at once, rather than one wait per item.
 - **Ordering per station.** Each station's writes always go to the same lane (its identity's hash),
   and a lane runs one batch at a time, in arrival order: a station's messages are applied in the
   order it sent them. Lanes hold disjoint sets of stations, so their batches never wait on each
@@ -40,7 +41,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import (
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 
 logger = logging.getLogger("csms.db")
 
@@ -125,6 +132,11 @@ def apply_batch(batch: list[Work], observe: Callable[[int], None] | None = None)
         except Exception as error:
             if len(batch) == 1:
                 return [(False, error)]
+            if isinstance(error, OperationalError | InterfaceError):
+                # The database itself failed (down, unreachable, locked past busy_timeout): every
+                # write of the batch is affected, and trying each again would wait once per write.
+                logger.warning("A batch of %d writes failed: %s", len(batch), error)
+                return [(False, error)] * len(batch)
             logger.info(
                 "A batch of %d writes failed (%s: %s); applying each on its own",
                 len(batch),

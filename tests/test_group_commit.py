@@ -114,14 +114,25 @@ def _outage(identity: str) -> None:
     raise OperationalError("server closed the connection unexpectedly")
 
 
-async def test_a_database_failure_fails_exactly_the_writes_it_hits():
-    results = await asyncio.gather(
-        db.write("GC", _outage, "GC"),
-        db.write("GC", _event, "GC", "fine"),
-        return_exceptions=True,
-    )
-    assert isinstance(results[0], OperationalError)
-    assert results[1] == "fine"
+async def test_a_database_failure_fails_every_write_of_its_batch_at_once_and_no_later_one():
+    """The database itself failing (down, locked past busy_timeout) hit every write of the batch:
+    each gets the error at once (trying each again would wait once per write, minutes in an
+    outage), and each station retries. The next batch runs normally."""
+    gate = Gate()
+    blocked = asyncio.create_task(db.write("GC", gate, "GC"))
+    await asyncio.to_thread(gate.entered.wait, 10)
+    together = [
+        asyncio.create_task(db.write("GC", _outage, "GC")),
+        asyncio.create_task(db.write("GC", _event, "GC", "lost with the batch")),
+    ]
+    await asyncio.sleep(0)
+    gate.release.set()
+    await blocked
+    results = await asyncio.gather(*together, return_exceptions=True)
+    assert all(isinstance(r, OperationalError) for r in results)
+    assert await db.write("GC", _event, "GC", "fine") == "fine"
+    types = [t async for t in StationEvent.objects.values_list("type", flat=True)]
+    assert types == ["fine"]
 
 
 async def test_one_stations_writes_are_applied_in_the_order_it_sent_them():
