@@ -237,13 +237,14 @@ def status_payload(version: str, connector: int) -> str:
 
 
 # Ten sampled values, all different in (measurand, phase): the database stores each one.
+# The first four are a common MeterValuesSampledData (energy, power, current, voltage).
 _SAMPLES = [
     ("Energy.Active.Import.Register", "", "Wh"),
     ("Power.Active.Import", "", "W"),
     ("Current.Import", "L1", "A"),
+    ("Voltage", "L1-N", "V"),
     ("Current.Import", "L2", "A"),
     ("Current.Import", "L3", "A"),
-    ("Voltage", "L1-N", "V"),
     ("Voltage", "L2-N", "V"),
     ("Voltage", "L3-N", "V"),
     ("SoC", "", "Percent"),
@@ -252,9 +253,11 @@ _SAMPLES = [
 SAMPLES_PER_MESSAGE = len(_SAMPLES)
 
 
-def sampled_values(version: str, energy_wh: int) -> list[dict[str, Any]]:
+def sampled_values(
+    version: str, energy_wh: int, count: int = SAMPLES_PER_MESSAGE
+) -> list[dict[str, Any]]:
     values = []
-    for measurand, phase, unit in _SAMPLES:
+    for measurand, phase, unit in _SAMPLES[:count]:
         value = energy_wh if measurand.startswith("Energy") else 50
         item: dict[str, Any]
         if version == "1.6":
@@ -287,11 +290,15 @@ def start_transaction_payload(version: str, station: Station) -> tuple[str, str]
     return "TransactionEvent", orjson.dumps(payload).decode()
 
 
-def meter_payload(version: str, station: Station, offline: bool = False) -> tuple[str, str]:
+def meter_payload(
+    version: str, station: Station, offline: bool = False, samples: int = SAMPLES_PER_MESSAGE
+) -> tuple[str, str]:
     """The station's next periodic meter reading: a new timestamp, so nothing is a duplicate.
-    `offline`: a 2.0.1 event queued while the station was offline (`"offline": true`)."""
+    `offline`: a 2.0.1 event queued while the station was offline (`"offline": true`);
+    `samples`: the first so many of the ten sampled values."""
     n = station.state["meter_seq"] = station.state.get("meter_seq", 0) + 1
-    meter_value = [{"timestamp": timestamp(n), "sampledValue": sampled_values(version, n * 10)}]
+    values = sampled_values(version, n * 10, samples)
+    meter_value = [{"timestamp": timestamp(n), "sampledValue": values}]
     if version == "1.6":
         payload = {
             "connectorId": 1,
