@@ -220,29 +220,38 @@ def measure(server: LoopbackServer, load: Load, profile: Path | None = None) -> 
             print(f"Profile: {profile}, {report}")
 
 
-def table(label: str, csms: dict, bare: dict) -> str:
-    lines = [
-        label,
-        "",
-        "| t (s) | stations | CSMS msgs | CSMS p50 | p95 | p99 | max | err "
-        "| bare msgs | bare p50 | p95 | p99 | max | err |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for ours, theirs in zip(csms["windows"], bare["windows"], strict=False):
+def table(label: str, csms: dict, bare: dict | None) -> str:
+    """The run as Markdown: a row per window, then the steady state (the bare server's columns
+    only when it ran)."""
+    head = "| t (s) | stations | CSMS msgs | CSMS p50 | p95 | p99 | max | err "
+    rule = "|---|---|---|---|---|---|---|---|"
+    if bare is not None:
+        head += "| bare msgs | bare p50 | p95 | p99 | max | err "
+        rule += "---|---|---|---|---|---|"
+    lines = [label, "", head + "|", rule]
 
-        def cells(row: dict) -> str:
-            return (
-                f"{row['answered']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} "
-                f"| {row['max_ms']} | {row['errors']}"
-            )
+    def cells(row: dict) -> str:
+        return (
+            f"{row['answered']} | {row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} "
+            f"| {row['max_ms']} | {row['errors']}"
+        )
 
-        lines.append(f"| {ours['t']} | {ours['stations']} | {cells(ours)} | {cells(theirs)} |")
+    theirs_by_window = bare["windows"] if bare is not None else []
+    for index, ours in enumerate(csms["windows"]):
+        row = f"| {ours['t']} | {ours['stations']} | {cells(ours)} |"
+        if index < len(theirs_by_window):
+            row += f" {cells(theirs_by_window[index])} |"
+        lines.append(row)
     lines += [
         "",
         "steady state (after the ramp):",
         f"  CSMS: {csms['answered']} answered, p50 {csms['p50_ms']} ms, p95 {csms['p95_ms']} ms, "
         f"p99 {csms['p99_ms']} ms, max {csms['max_ms']} ms, {csms['errors']} errors, "
         f"{csms['cpu_us_per_msg']} µs CPU/msg, RSS {csms['rss_mb']} MB",
+    ]
+    if bare is None:
+        return "\n".join(lines)
+    lines += [
         f"  bare: {bare['answered']} answered, p50 {bare['p50_ms']} ms, p95 {bare['p95_ms']} ms, "
         f"p99 {bare['p99_ms']} ms, max {bare['max_ms']} ms, {bare['errors']} errors, "
         f"{bare['cpu_us_per_msg']} µs CPU/msg, RSS {bare['rss_mb']} MB",
@@ -294,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
         csms = measure(server, load, args.profile)
     finally:
         db.teardown()
-    bare = csms if args.no_bare else measure(BareServer(log_dir / "fleet-bare.log"), load)
+    bare = None if args.no_bare else measure(BareServer(log_dir / "fleet-bare.log"), load)
     label = (
         f"fleet: {args.stations} stations x 1 msg/{args.interval:g} s, mixed 1.6/2.0.1, "
         f"{args.samples} samples, {args.db}, {args.workers} worker(s), "
