@@ -22,6 +22,7 @@ COPY csms_site ./csms_site
 COPY ocppj ./ocppj
 COPY stations ./stations
 COPY reservations ./reservations
+COPY devicemodel ./devicemodel
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

@@ -18,7 +18,7 @@ import asyncio
 import random
 
 from emulator.core.connection import Connection
-from emulator.core.device import Device
+from emulator.core.device import Device, Limits
 from emulator.core.heartbeat import Heartbeat
 from emulator.core.lifecycle import Lifecycle
 from emulator.core.options import StationOptions
@@ -56,6 +56,11 @@ class EmulatedStation(ChargingSessions, Lifecycle):
             vendor=options.vendor,
             model=options.model,
             serial=options.serial_number or f"EMU-{options.identity}",
+            limits=Limits(
+                items=options.items_per_message,
+                bytes=options.bytes_per_message,
+                configuration_keys=options.configuration_max_keys,
+            ),
         )
         if options.password:
             self.device.settings["AuthorizationKey"].value = options.password

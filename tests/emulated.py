@@ -55,8 +55,9 @@ class _NotifyingEvent(asyncio.Event):
 
 class WatchedStation(TappedStation):
     """`until(predicate)` wakes whenever the station queues a transaction message or goes on- or
-    offline; `sent` holds (action, payload) of every CALL it sent, `received` the action of every
-    CALL it was sent, in order."""
+    offline, is sent a CALL or gets an answer; `sent` holds (action, payload) of every CALL it sent,
+    `received` the action of every CALL it was sent, `answered` the action of every CALL of its
+    that the CSMS answered (its CALLRESULT or CALLERROR), in order."""
 
     def __init__(self, options: StationOptions, *, rng: random.Random | None = None) -> None:
         super().__init__(options, rng=rng)
@@ -64,6 +65,7 @@ class WatchedStation(TappedStation):
         self.online = _NotifyingEvent(self.changed)
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.received: list[str] = []
+        self.answered: list[str] = []
 
     def on_queued(self, item: OutboxItem) -> None:
         self.changed.set()
@@ -73,6 +75,10 @@ class WatchedStation(TappedStation):
             self.sent.append((action, json.loads(text)[3]))
         elif message_type == 2:
             self.received.append(action)
+            self.changed.set()
+        elif direction == "in":  # the CSMS's answer to one of our CALLs
+            self.answered.append(action)
+            self.changed.set()
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):

@@ -1164,6 +1164,37 @@ async def test_get_base_report_201(start, csms):
 
 
 @only201
+async def test_set_network_profile_201(start, csms):
+    """B09: a profile in a free slot is Accepted; one below the station's security profile, or
+    in a slot it does not have, is Rejected."""
+    await start()
+
+    def profile(security: int) -> dict:
+        return {
+            "ocpp_version": "OCPP20",
+            "ocpp_transport": "JSON",
+            "ocpp_csms_url": "wss://csms.example.com/ocpp/",
+            "message_timeout": 30,
+            "security_profile": security,
+            "ocpp_interface": "Wired0",
+        }
+
+    accepted = await csms.call(
+        call201.SetNetworkProfile(configuration_slot=1, connection_data=profile(2))
+    )
+    assert accepted.status == "Accepted"
+    downgrade = await csms.call(
+        call201.SetNetworkProfile(configuration_slot=2, connection_data=profile(0))
+    )
+    assert downgrade.status == "Rejected"
+    assert downgrade.status_info["reason_code"] == "NoSecurityDowngrade"
+    no_slot = await csms.call(
+        call201.SetNetworkProfile(configuration_slot=9, connection_data=profile(2))
+    )
+    assert no_slot.status == "Rejected"
+
+
+@only201
 async def test_get_report_for_one_component_201(start, csms):
     await start()
     answer = await csms.call(

@@ -9,6 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from devicemodel.models import VariableAttribute
 from reservations.models import Reservation
 from stations import recorders
 from stations.models import (
@@ -422,6 +423,11 @@ async def test_station_notifications_are_answered_and_recorded(
     assert await client.result(action, payload) == {}
     if action == "MeterValues":
         assert await MeterSample.objects.filter(station_id="CP_1", transaction=None).acount() == 2
+    elif action == "NotifyReport":  # into the device model (tests/test_device_model.py)
+        attribute = await VariableAttribute.objects.aget(
+            variable__component__station_id="CP_1", variable__name="HeartbeatInterval"
+        )
+        assert attribute.value == "300"
     else:
         assert await StationEvent.objects.filter(station_id="CP_1").aexists()
     await client.close()

@@ -29,6 +29,10 @@ class StationOptions:
     clock_skew_seconds: float = 0.0
     ssl_context: ssl.SSLContext | None = None
     ping_interval: float | None = 20.0  # WebSocket keepalive pings; None: only answer the CSMS's
+    # The station's message limits (emulator.core.device.Limits), reported and enforced.
+    items_per_message: int = 8  # DeviceDataCtrlr.ItemsPerMessage[GetVariables|SetVariables|...]
+    bytes_per_message: int = 4096  # DeviceDataCtrlr.BytesPerMessage[...]
+    configuration_max_keys: int = 20  # 1.6 GetConfigurationMaxKeys
     # Fault injection, to reproduce field bugs in a CSMS.
     duplicate_messages: bool = False  # send every transaction message twice
     out_of_order: bool = False  # swap consecutive meter messages before sending

@@ -11,6 +11,7 @@ class ProvisioningBlock(ProtocolBase):
         RemoteReset (2.0.1), and the new session reports every connector again."""
         station = self.station
         station.boot_reason = "RemoteReset"
+        station.device.reboot()  # values that waited for a reboot (RebootRequired) apply now
         for connector in station.connectors.values():
             if connector.transaction is not None:
                 await station.stop_transaction(connector.evse_id, stop_reason)

@@ -1,6 +1,8 @@
 """POST /api/stations/<id>/commands/<Action>/: any OCPP command, to a station on any worker.
 
-The body is the OCPP payload itself. The answer is the station's response payload (200); a CALLERROR
+The body is the OCPP payload itself. A command with a service of its own (the device model's
+GetVariables and SetVariables, say) takes it through that service: checked against what the
+station reported, split to its limits, recorded; the answer has the shape of one response. The answer is the station's response payload (200); a CALLERROR
 is a 502 carrying its code and description; not connected is 503; no answer in time is 504; an action
 the station's version does not have is 404 with the valid ones; a payload that breaks the action's
 schema is 400 and is never sent. `?timeout=SECONDS` overrides OCPP_CALL_TIMEOUT for this one call.
@@ -22,7 +24,9 @@ from rest_framework.views import APIView
 from csms_site.api import ApiError, IsStaff
 from stations.remote import verdict
 from stations.remote.catalog import NoDefaultPayload, default_payload
-from stations.remote.delivery import Route, check_action, route, send_command_from_thread
+from stations.remote.delivery import Route, check_action, route
+from stations.remote.forms import InputError
+from stations.remote.operator import send_payload_from_thread
 from stations.remote.results import CommandRefused, CommandResult, Outcome
 
 MAX_TIMEOUT_SECONDS = 300.0
@@ -153,15 +157,11 @@ class StationCommandView(APIView):
         timeout = _timeout(request)
         where = _route(station_id, action)
         try:
-            result = send_command_from_thread(
-                station_id,
-                action,
-                payload,
-                timeout=timeout,
-                requested_by=request.user,
-                source="api",
-                where=where,
+            result = send_payload_from_thread(
+                where, action, payload, user=request.user, source="api", timeout=timeout
             )
         except CommandRefused as refused:
             raise refused_error(refused) from None
+        except InputError as error:
+            raise ApiError(400, str(error)) from None
         return command_response(result, station_id, action)

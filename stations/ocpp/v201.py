@@ -8,6 +8,8 @@ from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
+from devicemodel.readings import ReportEntry, ReportPart
+from devicemodel.reports import report_part
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from stations.models import StationEvent
@@ -119,14 +121,14 @@ class StationSession201(StationSession):
     async def on_notify_report(
         self, request_id: int, generated_at: str, seq_no: int, **fields: Any
     ) -> call_result.NotifyReport:
-        await self.record_notification(
-            "NotifyReport",
-            request_id=request_id,
-            generated_at=generated_at,
-            seq_no=seq_no,
-            tbc=fields.get("tbc", False),
-            report_data=fields.get("report_data", []),
+        part = ReportPart(
+            request_id,
+            seq_no,
+            bool(fields.get("tbc", False)),
+            parse_ocpp_time(generated_at),
+            tuple(ReportEntry.from_wire(e) for e in fields.get("report_data") or ()),
         )
+        await self.apply(report_part, part)
         return call_result.NotifyReport()
 
     @on(Action.security_event_notification)

@@ -53,9 +53,6 @@ VERSIONS = (V16, V201)
 
 REMOTE_ID_TOKEN = "CSMS-REMOTE"
 VENDOR_ID = "org.example.csms"
-HEARTBEAT_COMPONENT = {"name": "OCPPCommCtrlr"}
-HEARTBEAT_VARIABLE = {"name": "HeartbeatInterval"}
-HEARTBEAT_SECONDS = "300"
 HARD_RESET_WARNING = "A hard reset interrupts charging: tick the box to confirm it"
 
 # OCPP integers are 32-bit in practice; a millisecond clock folded into that range repeats only
@@ -122,6 +119,10 @@ class CommandSpec(Generic[In]):
     # A domain service that performs the command instead of a plain send: (input, station id,
     # user, source) -> (what was sent, its result), e.g. "ReserveNow #12".
     perform: Callable[[In, str, Any, str], Awaitable[tuple[str, CommandResult]]] | None = None
+    # The typed input from a wire payload (REST, CLI), for a command with `perform`: a payload then
+    # goes through the service as a form's input does (checked, split to the station's limits,
+    # recorded). Without it, a payload is sent as it is.
+    parse: Callable[[dict[str, Any], Target], In] | None = None
     # Its forms on the station page: one button with the input's fields unless told otherwise;
     # on_page=False for a command whose button lives elsewhere (a reservation's cancel, per row).
     buttons: tuple[Button, ...] = ()
@@ -478,61 +479,6 @@ _raw("clear-charging-profile", "Clear charging profile", both("ClearChargingProf
 _raw("set-charging-profile", "Set charging profile", both("SetChargingProfile"))
 _raw("composite-schedule", "Get composite schedule", both("GetCompositeSchedule"))
 _raw("update-firmware", "Update firmware", both("UpdateFirmware"))
-_raw("get-configuration", "Get configuration", {V16: "GetConfiguration"}, {V16: {}})
-_raw(
-    "change-configuration",
-    "Change configuration",
-    {V16: "ChangeConfiguration"},
-    {V16: {"key": "HeartbeatInterval", "value": HEARTBEAT_SECONDS}},
-)
 _raw("get-diagnostics", "Get diagnostics", {V16: "GetDiagnostics"})
 _raw("get-log", "Get log", {V201: "GetLog"})
-_raw("get-report", "Get report", {V201: "GetReport"})
 _raw("transaction-status", "Get transaction status", {V201: "GetTransactionStatus"}, {V201: {}})
-_raw(
-    "get-variables",
-    "Get variables",
-    {V201: "GetVariables"},
-    {
-        V201: {
-            "getVariableData": [{"component": HEARTBEAT_COMPONENT, "variable": HEARTBEAT_VARIABLE}]
-        }
-    },
-)
-_raw(
-    "set-variables",
-    "Set variables",
-    {V201: "SetVariables"},
-    {
-        V201: {
-            "setVariableData": [
-                {
-                    "attributeValue": HEARTBEAT_SECONDS,
-                    "component": HEARTBEAT_COMPONENT,
-                    "variable": HEARTBEAT_VARIABLE,
-                }
-            ]
-        }
-    },
-)
-
-
-REPORT_BASES = ("FullInventory", "ConfigurationInventory", "SummaryInventory")
-
-
-@dataclass(frozen=True)
-class BaseReportInput(FormInput):
-    report_base: str = "FullInventory"
-
-    fields = (Choice("report_base", "Report", tuple((r, r) for r in REPORT_BASES)),)
-
-
-BASE_REPORT = register(
-    CommandSpec(
-        "base-report",
-        "Get base report",
-        {V201: "GetBaseReport"},
-        BaseReportInput,
-        lambda value, target: {"requestId": request_id(), "reportBase": value.report_base},
-    )
-)

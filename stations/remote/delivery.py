@@ -24,6 +24,8 @@ from csms_site import metrics
 from ocppj import OcppError, schemas, telemetry
 from stations.db import in_db_thread
 from stations.models import Command, Station
+from stations.remote import answers
+from stations.remote.answers import Answer
 from stations.remote.catalog import CSMS_ACTIONS, spec_for
 from stations.remote.results import CommandRefused, CommandResult, Outcome
 
@@ -176,6 +178,7 @@ def _record(
         description=result.description,
         duration_ms=result.duration_ms,
     )
+    answers.record(Answer(station_id, action, payload, result, user, source))
 
 
 async def _deliver(

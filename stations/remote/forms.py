@@ -102,15 +102,19 @@ class Number(FormField):
 
 @dataclass(frozen=True)
 class Text(FormField):
-    """A required line of text (an ID token, a message name)."""
+    """A line of text (an ID token, a message name): required unless told otherwise (then "" when
+    left empty)."""
 
     placeholder: str = ""
+    required: bool = True
 
     def read(self, form: Form) -> str:
+        if not self.required:
+            return str(form.get(self.name) or "").strip()
         return form_text(form, self.name)
 
     def control(self, page: Page) -> dict[str, Any]:
-        return {**super().control(page), "placeholder": self.placeholder, "required": True}
+        return {**super().control(page), "placeholder": self.placeholder, "required": self.required}
 
 
 @dataclass(frozen=True)

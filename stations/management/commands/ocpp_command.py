@@ -8,7 +8,7 @@ its own, on the embedded defaults as in production. Two ways to reach the statio
   (or CSMS_API_TOKEN) the command takes, through the ORM, the token of a staff service user on the
   server's own database (`--user`, created on first use), so `make run` in one terminal and
   `manage.py ocpp_command CP_1 Reset` in another just works.
-- **Through the channel layer** (`--layer`, the default with REDIS_URL): `send_command`, like the
+- **Through the channel layer** (`--layer`, the default with REDIS_URL): `send_payload`, like the
   API itself, to the worker holding the station's socket.
 
 Without --payload each station's OCPP version picks a default payload (`command_defaults`; over the
@@ -51,7 +51,9 @@ from stations.db import in_db_thread
 from stations.models import Station
 from stations.remote import verdict
 from stations.remote.catalog import CSMS_ACTIONS, NoDefaultPayload, default_payload
-from stations.remote.delivery import HOP_MARGIN_SECONDS, check_command, send_command
+from stations.remote.delivery import HOP_MARGIN_SECONDS, check_command, resolve
+from stations.remote.forms import InputError
+from stations.remote.operator import send_payload
 from stations.remote.results import CommandRefused, CommandResult, Outcome
 
 DEFAULT_API_URL = "http://127.0.0.1:8000"  # where `make run` serves
@@ -120,7 +122,7 @@ def _connected_ids() -> list[str]:
 
 
 class LayerTransport:
-    """`send_command` over the channel layer, with the ORM for everything else."""
+    """`send_payload` over the channel layer, with the ORM for everything else."""
 
     def __init__(self, timeout: float | None):
         self.timeout = timeout
@@ -143,14 +145,23 @@ class LayerTransport:
     async def send(self, station_id: str, action: str, payload: dict[str, Any]) -> CommandResult:
         margin = REPLY_MARGIN_SECONDS if self.timeout else None
         try:
-            result = await send_command(
-                station_id, action, payload, timeout=self.timeout, margin=margin, source="cli"
+            where = await in_db_thread(resolve)(station_id, action, payload)
+            result = await send_payload(
+                where,
+                action,
+                payload,
+                user=None,
+                source="cli",
+                timeout=self.timeout,
+                margin=margin,
             )
         except CommandRefused as refused:
             message = refused.message
             if refused.valid_actions:
                 message += ". Valid: " + ", ".join(refused.valid_actions)
             raise Refused(message) from None
+        except InputError as error:
+            raise Refused(str(error)) from None
         return result
 
     def hint(self, result: CommandResult) -> str | None:
