@@ -144,6 +144,12 @@ def check(station_id: str, settings: Sequence[Setting], *, value_max: int = VALU
     if not settings:
         raise InputError("Nothing to set")
     problems: list[str] = []
+    seen: set[tuple[Address, str]] = set()
+    for setting in settings:  # B05.FR.13: one request sets an attribute once
+        key = (setting.address, setting.attribute_type)
+        if key in seen:
+            problems.append(f"{setting.address} [{setting.attribute_type}] is set twice")
+        seen.add(key)
     for setting in settings:
         name = str(setting.address)
         if len(setting.value) > value_max:

@@ -1,0 +1,397 @@
+"""The device model end to end (OCPP 2.0.1 block B, 1.6 configuration keys): a real server, the
+emulator as the station, commands through the REST API as an integrator sends them.
+
+The CSMS's side of each use case, by requirement:
+
+- B07 / B08: GetBaseReport and GetReport are answered, their NotifyReport parts assembled into
+  the stored inventory (components, variables, attributes, characteristics);
+- B06.FR.05: GetVariables never carries more items than the station's
+  DeviceDataCtrlr.ItemsPerMessage[GetVariables] (the emulator refuses more, as a strict station
+  may: B06.FR.16);
+- B05: SetVariables values are checked against the reported characteristics before sending, split
+  to ItemsPerMessage[SetVariables], each result stored with who asked (RebootRequired kept as
+  pending until the station reports the value in effect);
+- 1.6: GetConfiguration keys land in the same model (split to GetConfigurationMaxKeys),
+  ChangeConfiguration is checked and recorded; secrets are never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.auth import get_user_model
+from rest_framework.authtoken.models import Token
+
+from devicemodel.models import (
+    OCPP16_COMPONENT,
+    Component,
+    Report,
+    Variable,
+    VariableAttribute,
+    VariableChange,
+)
+from emulator.station import StationOptions
+from stations.models import Station
+from tests.emulated import WatchedStation, shut_down
+
+pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
+
+TIMEOUT = 10.0
+
+
+@database_sync_to_async
+def staff_token() -> str:
+    user = get_user_model().objects.create_user("operator", password="pw", is_staff=True)
+    return Token.objects.create(user=user).key
+
+
+def _http(url: str, token: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT + 10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+class Api:
+    def __init__(self, server: Any, token: str, station: str):
+        self.base = f"{server.http_url}/api/stations/{station}/commands"
+        self.token = token
+
+    async def command(self, action: str, payload: dict[str, Any]) -> tuple[int, Any]:
+        return await asyncio.to_thread(_http, f"{self.base}/{action}/", self.token, payload)
+
+
+@contextlib.asynccontextmanager
+async def emulated(
+    server: Any, identity: str, version: str, **options: Any
+) -> AsyncIterator[WatchedStation]:
+    await database_sync_to_async(Station.objects.create)(id=identity)
+    station = WatchedStation(
+        StationOptions(
+            identity=identity,
+            url=f"{server.url}/ocpp/",
+            protocol=version,
+            call_timeout=TIMEOUT,
+            **options,
+        ),
+        rng=random.Random(5),
+    )
+    task = asyncio.create_task(station.run())
+    try:
+        await asyncio.wait_for(station.online.wait(), TIMEOUT)
+        yield station
+    finally:
+        await shut_down(station, task, 2)
+
+
+async def full_report(api: Api, station: WatchedStation, request_id: int) -> Report:
+    """GetBaseReport FullInventory, and the stored report once its last part was answered."""
+    status, answer = await api.command(
+        "GetBaseReport", {"requestId": request_id, "reportBase": "FullInventory"}
+    )
+    assert (status, answer) == (200, {"status": "Accepted"})
+
+    def last_part_answered() -> bool:
+        parts = [p for a, p in station.sent if a == "NotifyReport" and p["requestId"] == request_id]
+        return (
+            bool(parts)
+            and not parts[-1]["tbc"]
+            and station.answered.count("NotifyReport")
+            >= len([a for a, _ in station.sent if a == "NotifyReport"])
+        )
+
+    await station.until(last_part_answered, TIMEOUT)
+    return await Report.objects.aget(station_id=station.identity, request_id=request_id)
+
+
+@database_sync_to_async
+def attribute(station_id: str, component: str, variable: str, **where: Any) -> VariableAttribute:
+    return VariableAttribute.objects.select_related("variable__component").get(
+        variable__component__station_id=station_id,
+        variable__component__name=component,
+        variable__name=variable,
+        type="Actual",
+        **where,
+    )
+
+
+async def test_b07_a_full_inventory_is_stored_with_its_characteristics(live_daphne):
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_1", "2.0.1", connectors=2) as station:
+        api = Api(live_daphne, token, "DM_1")
+        report = await full_report(api, station, 501)
+        expected = station.device.report()
+        assert report.status == Report.Status.COMPLETE and report.kind == "FullInventory"
+        assert report.entries == len(expected) and not report.missing_parts
+        assert report.parts == list(range(len(report.parts))) and len(report.parts) > 1
+        assert await Variable.objects.filter(component__station_id="DM_1").acount() == len(expected)
+
+        heartbeat = await attribute("DM_1", "OCPPCommCtrlr", "HeartbeatInterval")
+        assert (heartbeat.value, heartbeat.mutability) == ("300", "ReadWrite")
+        variable = heartbeat.variable
+        assert (variable.data_type, variable.unit) == ("integer", "s")
+        assert (variable.min_limit, variable.max_limit) == (1, 86400)
+        password = await attribute("DM_1", "SecurityCtrlr", "BasicAuthPassword")
+        assert password.mutability == "WriteOnly" and not password.value_known
+        members = await attribute("DM_1", "TxCtrlr", "TxStartPoint")
+        assert members.variable.data_type == "MemberList"
+        assert "EVConnected" in members.variable.allowed_values
+        power = await attribute("DM_1", "EVSE", "Power", variable__component__evse_id=2)
+        assert power.variable.max_limit == 22000 and power.variable.unit == "W"
+        connector = await Component.objects.aget(
+            station_id="DM_1", name="Connector", evse_id=2, connector_id=1
+        )
+        assert str(connector) == "Connector@2:1"
+        limit = await attribute(
+            "DM_1", "DeviceDataCtrlr", "ItemsPerMessage", variable__instance="GetVariables"
+        )
+        assert limit.value == "8"
+
+
+async def test_b06_fr_05_get_variables_never_exceeds_items_per_message(live_daphne):
+    """TC_B_08_CSMS: with ItemsPerMessage[GetVariables] = 4, five variables go as 4 + 1, and the
+    answer has all five results, each value stored."""
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_2", "2.0.1", items_per_message=4) as station:
+        api = Api(live_daphne, token, "DM_2")
+        await full_report(api, station, 502)
+        wanted = [
+            ("DeviceDataCtrlr", "ItemsPerMessage", "GetReport"),
+            ("DeviceDataCtrlr", "ItemsPerMessage", "GetVariables"),
+            ("DeviceDataCtrlr", "BytesPerMessage", "GetReport"),
+            ("DeviceDataCtrlr", "BytesPerMessage", "GetVariables"),
+            ("AuthCtrlr", "AuthorizeRemoteStart", ""),
+        ]
+        payload = {
+            "getVariableData": [
+                {
+                    "component": {"name": c},
+                    "variable": {"name": v, **({"instance": i} if i else {})},
+                }
+                for c, v, i in wanted
+            ]
+        }
+        status, answer = await api.command("GetVariables", payload)
+        assert status == 200, answer
+        results = answer["getVariableResult"]
+        assert [r["attributeStatus"] for r in results] == ["Accepted"] * 5
+        assert [r["attributeValue"] for r in results] == ["4", "4", "4096", "4096", "true"]
+        assert station.received.count("GetVariables") == 2
+        stored = await attribute("DM_2", "AuthCtrlr", "AuthorizeRemoteStart")
+        assert stored.value == "true"
+
+
+async def test_b06_a_station_that_reported_no_limit_gets_one_message(live_daphne):
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_3", "2.0.1") as station:
+        api = Api(live_daphne, token, "DM_3")
+        status, answer = await api.command(
+            "GetVariables",
+            {
+                "getVariableData": [
+                    {
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "HeartbeatInterval"},
+                    },
+                    {"component": {"name": "NoSuchCtrlr"}, "variable": {"name": "X"}},
+                ]
+            },
+        )
+        assert status == 200
+        assert [r["attributeStatus"] for r in answer["getVariableResult"]] == [
+            "Accepted",
+            "UnknownComponent",
+        ]
+        assert station.received.count("GetVariables") == 1
+
+
+async def test_b05_set_variables_are_checked_recorded_and_split(live_daphne):
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_4", "2.0.1", items_per_message=2) as station:
+        api = Api(live_daphne, token, "DM_4")
+        await full_report(api, station, 503)
+
+        def setting(component: str, variable: str, value: str) -> dict[str, Any]:
+            return {
+                "component": {"name": component},
+                "variable": {"name": variable},
+                "attributeValue": value,
+            }
+
+        # Checked before anything is sent: above the reported maximum, read-only, not an option.
+        for bad, message in (
+            (setting("OCPPCommCtrlr", "HeartbeatInterval", "100000"), "at most 86400"),
+            (setting("ChargingStation", "Model", "X"), "read-only"),
+            (setting("ClockCtrlr", "TimeSource", "Sundial"), "must be one of Heartbeat"),
+            (setting("TxCtrlr", "TxStartPoint", "EVConnected,Teleport"), "Teleport not among"),
+        ):
+            status, answer = await api.command("SetVariables", {"setVariableData": [bad]})
+            assert status == 400 and message in answer["message"], answer
+        assert "SetVariables" not in station.received
+
+        status, answer = await api.command(
+            "SetVariables",
+            {
+                "setVariableData": [
+                    setting("OCPPCommCtrlr", "HeartbeatInterval", "120"),
+                    setting("OCPPCommCtrlr", "WebSocketPingInterval", "60"),
+                    setting("SampledDataCtrlr", "TxUpdatedInterval", "15"),
+                ]
+            },
+        )
+        assert status == 200, answer
+        assert [r["attributeStatus"] for r in answer["setVariableResult"]] == [
+            "Accepted",
+            "RebootRequired",
+            "Accepted",
+        ]
+        assert station.received.count("SetVariables") == 2  # ItemsPerMessage[SetVariables] = 2
+        assert station.device.settings["HeartbeatInterval"].value == "120"
+
+        heartbeat = await attribute("DM_4", "OCPPCommCtrlr", "HeartbeatInterval")
+        assert heartbeat.value == "120" and not heartbeat.reboot_required
+        ping = await attribute("DM_4", "OCPPCommCtrlr", "WebSocketPingInterval")
+        assert (ping.value, ping.pending_value, ping.reboot_required) == ("30", "60", True)
+        history = [
+            (c.variable_name, c.value, c.status, c.requested_by.username)
+            async for c in VariableChange.objects.filter(station_id="DM_4")
+            .select_related("requested_by")
+            .order_by("id")
+        ]
+        assert history == [
+            ("HeartbeatInterval", "120", "Accepted", "operator"),
+            ("WebSocketPingInterval", "60", "RebootRequired", "operator"),
+            ("TxUpdatedInterval", "15", "Accepted", "operator"),
+        ]
+
+        # The reboot puts the pending value in effect; the station's next report confirms it.
+        def boots() -> int:
+            return sum(1 for action, _ in station.sent if action == "BootNotification")
+
+        before = boots()
+        status, answer = await api.command("Reset", {"type": "Immediate"})
+        assert (status, answer["status"]) == (200, "Accepted")
+        await station.until(lambda: boots() > before and station.online.is_set(), TIMEOUT)
+        status, answer = await api.command(
+            "GetVariables",
+            {
+                "getVariableData": [
+                    {
+                        "component": {"name": "OCPPCommCtrlr"},
+                        "variable": {"name": "WebSocketPingInterval"},
+                    }
+                ]
+            },
+        )
+        assert answer["getVariableResult"][0]["attributeValue"] == "60"
+        ping = await attribute("DM_4", "OCPPCommCtrlr", "WebSocketPingInterval")
+        assert (ping.value, ping.reboot_required) == ("60", False)
+
+
+async def test_b05_a_password_is_sent_but_never_stored(live_daphne):
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_5", "2.0.1") as station:
+        api = Api(live_daphne, token, "DM_5")
+        status, answer = await api.command(
+            "SetVariables",
+            {
+                "setVariableData": [
+                    {
+                        "component": {"name": "SecurityCtrlr"},
+                        "variable": {"name": "BasicAuthPassword"},
+                        "attributeValue": "a-new-secret-of-sixteen",
+                    }
+                ]
+            },
+        )
+        assert status == 200 and answer["setVariableResult"][0]["attributeStatus"] == "Accepted"
+        assert station.device.settings["AuthorizationKey"].value == "a-new-secret-of-sixteen"
+        change = await VariableChange.objects.aget(station_id="DM_5")
+        assert change.value == "********" and change.status == "Accepted"
+        assert not await VariableAttribute.objects.filter(value="a-new-secret-of-sixteen").aexists()
+
+
+async def test_16_get_configuration_lands_in_the_device_model(live_daphne):
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_6", "1.6", configuration_max_keys=2) as station:
+        api = Api(live_daphne, token, "DM_6")
+        status, answer = await api.command("GetConfiguration", {})
+        assert status == 200
+        keys = {k["key"]: k for k in answer["configurationKey"]}
+        assert keys["GetConfigurationMaxKeys"]["value"] == "2"
+        stored = {
+            v.name: v
+            async for v in Variable.objects.filter(
+                component__station_id="DM_6", component__name=OCPP16_COMPONENT
+            ).prefetch_related("attributes")
+        }
+        assert set(stored) == set(keys)
+        heartbeat = await attribute("DM_6", OCPP16_COMPONENT, "HeartbeatInterval")
+        assert (heartbeat.value, heartbeat.mutability) == ("300", "ReadWrite")
+        readonly = await attribute("DM_6", OCPP16_COMPONENT, "NumberOfConnectors")
+        assert readonly.mutability == "ReadOnly"
+        secret = await attribute("DM_6", OCPP16_COMPONENT, "AuthorizationKey")
+        assert not secret.value_known
+
+        # Three keys with GetConfigurationMaxKeys = 2: two requests, one answer.
+        status, answer = await api.command(
+            "GetConfiguration", {"key": ["HeartbeatInterval", "NoSuchKey", "ResetRetries"]}
+        )
+        assert status == 200
+        assert station.received.count("GetConfiguration") == 3
+        assert answer["unknownKey"] == ["NoSuchKey"]
+        assert [k["key"] for k in answer["configurationKey"]] == [
+            "HeartbeatInterval",
+            "ResetRetries",
+        ]
+        latest = await Report.objects.filter(station_id="DM_6").order_by("-id").afirst()
+        assert latest is not None and latest.unknown_keys == []  # the last request's part
+        assert await Report.objects.filter(station_id="DM_6", unknown_keys=["NoSuchKey"]).aexists()
+
+
+async def test_16_change_configuration_is_checked_and_recorded(live_daphne):
+    token = await staff_token()
+    async with emulated(live_daphne, "DM_7", "1.6") as station:
+        api = Api(live_daphne, token, "DM_7")
+        await api.command("GetConfiguration", {})
+        status, answer = await api.command(
+            "ChangeConfiguration", {"key": "NumberOfConnectors", "value": "4"}
+        )
+        assert status == 400 and "read-only" in answer["message"]
+        for key, value, expected in (
+            ("HeartbeatInterval", "120", "Accepted"),
+            ("WebSocketPingInterval", "45", "RebootRequired"),
+            ("NoSuchKey", "1", "NotSupported"),
+            ("AuthorizationKey", "6e65772d6b65792d6f662d31362d6279746573", "Accepted"),
+        ):
+            status, answer = await api.command("ChangeConfiguration", {"key": key, "value": value})
+            assert (status, answer) == (200, {"status": expected})
+        assert station.device.settings["HeartbeatInterval"].value == "120"
+        history = [
+            (c.variable_name, c.value, c.status)
+            async for c in VariableChange.objects.filter(station_id="DM_7").order_by("id")
+        ]
+        assert history == [
+            ("HeartbeatInterval", "120", "Accepted"),
+            ("WebSocketPingInterval", "45", "RebootRequired"),
+            ("NoSuchKey", "1", "NotSupported"),
+            ("AuthorizationKey", "********", "Accepted"),
+        ]
+        heartbeat = await attribute("DM_7", OCPP16_COMPONENT, "HeartbeatInterval")
+        assert heartbeat.value == "120"
