@@ -269,7 +269,7 @@ async def test_b05_set_variables_are_checked_recorded_and_split(live_daphne):
         ping = await attribute("DM_4", "OCPPCommCtrlr", "WebSocketPingInterval")
         assert (ping.value, ping.pending_value, ping.reboot_required) == ("30", "60", True)
         history = [
-            (c.variable_name, c.value, c.status, c.requested_by.username)
+            (c.variable_name, c.value, c.status, c.requested_by and c.requested_by.username)
             async for c in VariableChange.objects.filter(station_id="DM_4")
             .select_related("requested_by")
             .order_by("id")
