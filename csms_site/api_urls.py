@@ -8,4 +8,5 @@ urlpatterns = [
     path("", ApiRootView.as_view(), name="api-root"),
     path("", include("stations.api.urls")),
     path("", include("reservations.api.urls")),
+    path("", include("devicemodel.api.urls")),
 ]

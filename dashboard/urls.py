@@ -10,6 +10,11 @@ urlpatterns = [
     path("stations/", views.station_list, name="stations"),
     path("stations/<str:station_id>/", views.station_detail, name="station"),
     path(
+        "stations/<str:station_id>/configuration/",
+        views.station_configuration,
+        name="station-configuration",
+    ),
+    path(
         "stations/<str:station_id>/actions/<slug:action>/",
         views.station_action,
         name="station-action",

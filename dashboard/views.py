@@ -18,6 +18,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
 from dashboard import queries
+from devicemodel import queries as configuration
 from reservations import services as reservation_services
 from reservations.models import Reservation
 from stations.models import Connector, MessageLog, Station, Transaction
@@ -130,6 +131,33 @@ def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
     )
     patch_vary_headers(response, ["X-Live-Charting"])
     return response
+
+
+@operators_only
+def station_configuration(request: HttpRequest, station_id: str) -> HttpResponse:
+    """The station's configuration: its device model (2.0.1) or configuration keys (1.6), with
+    search, each value editable where the station allows it, reboot-required flags, its reports
+    and the history of changes."""
+    station = get_object_or_404(Station, pk=station_id)
+    search = request.GET.get("q", "").strip()[:100]
+    groups, total, cut = configuration.tree(station.pk, search)
+    return render(
+        request,
+        "dashboard/configuration.html",
+        {
+            "station": station,
+            "groups": groups,
+            "total": total,
+            "cut": cut,
+            "limit": configuration.PAGE_LIMIT,
+            "search": search,
+            "reports": configuration.recent_reports(station.pk),
+            "changes": configuration.recent_changes(station.pk),
+            "pending_reboot": configuration.pending_reboot(station.pk),
+            "is_16": station.protocol == "1.6",
+            "nav": "stations",
+        },
+    )
 
 
 @operators_only
