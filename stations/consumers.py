@@ -50,6 +50,8 @@ frame_logger = logging.getLogger("csms.frames")
 
 CLOSE_TOO_BIG = 1009
 THROTTLED = "Too many failed logins: wrong credentials are refused for a while"
+# Commands whose accepted answer announces NotifyReport parts.
+REPORTS = ("GetBaseReport", "GetReport")
 
 
 def frame_too_big(text: str) -> bool:
@@ -392,9 +394,17 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
         return reply
 
     def _note_trigger(self, action: str, payload: dict[str, Any], answer: dict[str, Any]) -> None:
-        """A station the CSMS asked for a message may send it even before it is accepted."""
+        """A station the CSMS asked for a message (a TriggerMessage, a report) may send it even
+        before it is accepted."""
         if action == "TriggerMessage" and answer.get("status") == "Accepted" and self.session:
             self.session.triggered.add(payload["requestedMessage"])
+        elif (
+            action in REPORTS
+            and answer.get("status") == "Accepted"
+            and self.session
+            and not self.session.accepted  # provisioning while Pending (B02.FR.01)
+        ):
+            self.session.reports_expected.add(payload["requestId"])
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -367,3 +367,67 @@ def test_b05_fr_13_an_attribute_is_set_once_per_request(db):
     setting = changes.Setting(Address.parse("A.B"), "1")
     with pytest.raises(InputError, match="set twice"):
         changes.check("CP_X", [setting, changes.Setting(Address.parse("A.B"), "2")])
+
+
+async def test_b02_fr_01_a_pending_station_is_provisioned_before_it_is_accepted(
+    make_station, operator
+):
+    """B02.FR.01 / B02.FR.09: a station answered Pending may be read (GetBaseReport, whose
+    NotifyReport parts are let through) and configured (SetVariables); what it sends unasked
+    still gets SecurityError until it is accepted."""
+    from stations.models import RegistrationStatus
+
+    await make_station("CP_1", registration=RegistrationStatus.PENDING)
+    station, _, _ = await OcppTestClient.open("CP_1", "2.0.1")
+    try:
+        assert (await station.boot())["status"] == "Pending"
+        unasked = await station.call("NotifyReport", part(90, 0, False))
+        assert unasked[0] == 4 and unasked[2] == "SecurityError"
+        await ask_full_report(operator, station, 91)
+        first = await station.result(
+            "NotifyReport", part(91, 0, True, entry("OCPPCommCtrlr", "HeartbeatInterval", "300"))
+        )
+        last = await station.result(
+            "NotifyReport", part(91, 1, False, entry("AuthCtrlr", "Enabled", "true"))
+        )
+        assert first == last == {}
+        assert (await Report.objects.aget(request_id=91)).status == Report.Status.COMPLETE
+        after = await station.call("NotifyReport", part(91, 2, False))  # the report is over
+        assert after[0] == 4 and after[2] == "SecurityError"
+        request = asyncio.create_task(
+            operator.post(
+                "/api/stations/CP_1/commands/SetVariables/",
+                {
+                    "setVariableData": [
+                        {
+                            "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "HeartbeatInterval"},
+                            "attributeValue": "60",
+                        }
+                    ]
+                },
+                content_type="application/json",
+            )
+        )
+        call = await station.receive()
+        assert call[2] == "SetVariables"
+        await station.send(
+            [
+                3,
+                call[1],
+                {
+                    "setVariableResult": [
+                        {
+                            "attributeStatus": "Accepted",
+                            "component": {"name": "OCPPCommCtrlr"},
+                            "variable": {"name": "HeartbeatInterval"},
+                        }
+                    ]
+                },
+            ]
+        )
+        assert (await request).status_code == 200
+        value = await VariableAttribute.objects.aget(variable__name="HeartbeatInterval")
+        assert value.value == "60"
+    finally:
+        await station.close()

@@ -36,6 +36,9 @@ class StationSession:
         self.boot_status = "Accepted" if accepted else ""
         # Messages the CSMS asked for with TriggerMessage, allowed once even before acceptance.
         self.triggered: set[str] = set()
+        # requestIds of the reports (GetBaseReport, GetReport) a station not yet accepted was
+        # asked for and accepted to send: their NotifyReport parts are let through.
+        self.reports_expected: set[int] = set()
 
     def guard(self, action: str) -> None:
         """The boot-order rule: until the CSMS has accepted the station, any CALL other than
@@ -44,6 +47,8 @@ class StationSession:
         station to send them and has the same error code for the CSMS's answer."""
         if self.accepted or action == BOOT:
             return
+        if action == "NotifyReport" and self.reports_expected:
+            return  # B02.FR.09: the parts of a report the CSMS asked for while Pending
         if action in self.triggered:
             self.triggered.discard(action)
             return

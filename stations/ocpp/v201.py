@@ -129,6 +129,8 @@ class StationSession201(StationSession):
             tuple(ReportEntry.from_wire(e) for e in fields.get("report_data") or ()),
         )
         await self.apply(report_part, part)
+        if not part.tbc:
+            self.reports_expected.discard(request_id)
         return call_result.NotifyReport()
 
     @on(Action.security_event_notification)
