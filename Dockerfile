@@ -23,6 +23,7 @@ COPY ocppj ./ocppj
 COPY stations ./stations
 COPY reservations ./reservations
 COPY devicemodel ./devicemodel
+COPY locallists ./locallists
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

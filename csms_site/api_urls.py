@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("stations.api.urls")),
     path("", include("reservations.api.urls")),
     path("", include("devicemodel.api.urls")),
+    path("", include("locallists.api.urls")),
 ]

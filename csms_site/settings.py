@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "stations",
     "reservations",
     "devicemodel",
+    "locallists",
     "emulator",
     "dashboard",
 ]
@@ -291,6 +292,10 @@ OCPP_PRESENCE_FLUSH_SECONDS = env_float("OCPP_PRESENCE_FLUSH_SECONDS", 5.0)
 # Reservations: default length when the driver names no expiry; how often expiry is swept.
 OCPP_RESERVATION_MINUTES = env_int("OCPP_RESERVATION_MINUTES", 15)
 OCPP_RESERVATION_SWEEP_SECONDS = env_float("OCPP_RESERVATION_SWEEP_SECONDS", 5.0)
+# Local authorization lists (locallists/): how often the connected stations whose list is due get
+# their update, and how many a tick.
+OCPP_LOCAL_LIST_SYNC_SECONDS = env_float("OCPP_LOCAL_LIST_SYNC_SECONDS", 30.0)
+OCPP_LOCAL_LIST_SYNC_BATCH = env_int("OCPP_LOCAL_LIST_SYNC_BATCH", 50)
 # How often each worker process runs housekeeping (message log retention).
 OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
 

@@ -60,6 +60,8 @@ class EmulatedStation(ChargingSessions, Lifecycle):
                 items=options.items_per_message,
                 bytes=options.bytes_per_message,
                 configuration_keys=options.configuration_max_keys,
+                local_list=options.local_list_max,
+                local_list_items=options.local_list_items,
             ),
         )
         if options.password:

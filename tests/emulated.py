@@ -75,10 +75,11 @@ class WatchedStation(TappedStation):
             self.sent.append((action, json.loads(text)[3]))
         elif message_type == 2:
             self.received.append(action)
-            self.changed.set()
         elif direction == "in":  # the CSMS's answer to one of our CALLs
             self.answered.append(action)
-            self.changed.set()
+        # Any frame may follow a change of the station's state (a CALL it carried out and now
+        # answers): `until` checks its predicate again.
+        self.changed.set()
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):

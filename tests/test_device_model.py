@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
-from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from devicemodel.models import (
     OCPP16_COMPONENT,
@@ -42,39 +37,22 @@ from devicemodel.models import (
 from emulator.station import StationOptions
 from stations.models import Station
 from tests.emulated import WatchedStation, shut_down
+from tests.live_api import LiveApi, staff_token
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 10.0
 
 
-@database_sync_to_async
-def staff_token() -> str:
-    user = get_user_model().objects.create_user("operator", password="pw", is_staff=True)
-    return Token.objects.create(user=user).key
-
-
-def _http(url: str, token: str, body: Any) -> tuple[int, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT + 10) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 class Api:
+    """The commands of one station, over the live server's REST API."""
+
     def __init__(self, server: Any, token: str, station: str):
-        self.base = f"{server.http_url}/api/stations/{station}/commands"
-        self.token = token
+        self.live = LiveApi(server, token)
+        self.station = station
 
     async def command(self, action: str, payload: dict[str, Any]) -> tuple[int, Any]:
-        return await asyncio.to_thread(_http, f"{self.base}/{action}/", self.token, payload)
+        return await self.live.command(self.station, action, payload)
 
 
 @contextlib.asynccontextmanager

@@ -26,15 +26,21 @@ class Authorization(RpcWiring):
     def update_local_list(
         self, version: int, update_type: str, entries: list[tuple[str, str | None]]
     ) -> str:
-        """SendLocalList for both versions: entries are (token, status or None to remove)."""
+        """SendLocalList for both versions: entries are (token, status or None to remove). More
+        entries than SendLocalListMaxLength (LocalAuthListCtrlr.ItemsPerMessage) in one message,
+        or a list longer than LocalAuthListMaxLength (LocalAuthListCtrlr.Entries), Failed."""
         if update_type == "Differential" and version <= self.local_list_version:
             return "VersionMismatch"
-        if update_type == "Full":
-            self.local_list.clear()
+        if len(entries) > self.device.integer("SendLocalListMaxLength"):
+            return "Failed"
+        updated = {} if update_type == "Full" else dict(self.local_list)
         for token, status in entries:
             if status is None:
-                self.local_list.pop(token, None)
+                updated.pop(token, None)
             else:
-                self.local_list[token] = status
+                updated[token] = status
+        if len(updated) > self.device.integer("LocalAuthListMaxLength"):
+            return "Failed"
+        self.local_list = updated
         self.local_list_version = version
         return "Accepted"

@@ -219,6 +219,8 @@ class Limits:
     items: int = 8  # DeviceDataCtrlr.ItemsPerMessage[GetVariables|SetVariables|GetReport]
     bytes: int = 4096  # DeviceDataCtrlr.BytesPerMessage[...]
     configuration_keys: int = 20  # 1.6 GetConfigurationMaxKeys
+    local_list: int = 1000  # LocalAuthListMaxLength / LocalAuthListCtrlr.Entries' maxLimit
+    local_list_items: int = 100  # SendLocalListMaxLength / LocalAuthListCtrlr.ItemsPerMessage
 
 
 class Device:
@@ -241,6 +243,14 @@ class Device:
         self.settings = {key: replace(s) for key, (_, s) in _DEFINITIONS.items()}
         self._by_ref: dict[Ref, str] = {ref: key for key, (ref, _) in _DEFINITIONS.items()}
         self.settings["NumberOfConnectors"] = Setting(str(connectors), readonly=True)
+        # The local list's limits, from the station's options.
+        capacity = self.limits.local_list
+        self.settings["LocalAuthListMaxLength"] = Setting(
+            str(capacity), readonly=True, maximum=capacity
+        )
+        self.settings["SendLocalListMaxLength"] = Setting(
+            str(self.limits.local_list_items), readonly=True
+        )
         self.settings["GetConfigurationMaxKeys"] = Setting(
             str(self.limits.configuration_keys), readonly=True
         )

@@ -33,6 +33,8 @@ class StationOptions:
     items_per_message: int = 8  # DeviceDataCtrlr.ItemsPerMessage[GetVariables|SetVariables|...]
     bytes_per_message: int = 4096  # DeviceDataCtrlr.BytesPerMessage[...]
     configuration_max_keys: int = 20  # 1.6 GetConfigurationMaxKeys
+    local_list_max: int = 1000  # LocalAuthListMaxLength (2.0.1 LocalAuthListCtrlr.Entries)
+    local_list_items: int = 100  # SendLocalListMaxLength (LocalAuthListCtrlr.ItemsPerMessage)
     # Fault injection, to reproduce field bugs in a CSMS.
     duplicate_messages: bool = False  # send every transaction message twice
     out_of_order: bool = False  # swap consecutive meter messages before sending

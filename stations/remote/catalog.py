@@ -464,17 +464,26 @@ def _raw(
     return register(CommandSpec(name, label, actions, fixed_default=defaults or {}))
 
 
-_raw("clear-cache", "Clear cache", both("ClearCache"), {V16: {}, V201: {}})
+@dataclass(frozen=True)
+class NoInput(FormInput):
+    """A command that takes nothing: its form is its button."""
+
+
+CLEAR_CACHE = register(
+    CommandSpec(
+        "clear-cache",
+        "Clear authorization cache",
+        both("ClearCache"),
+        NoInput,
+        lambda value, target: {},
+    )
+)
 _raw(
     "data-transfer",
     "Data transfer",
     both("DataTransfer"),
     {V16: {"vendorId": VENDOR_ID}, V201: {"vendorId": VENDOR_ID}},
 )
-_raw(
-    "local-list-version", "Get local list version", both("GetLocalListVersion"), {V16: {}, V201: {}}
-)
-_raw("send-local-list", "Send local list", both("SendLocalList"))
 _raw("clear-charging-profile", "Clear charging profile", both("ClearChargingProfile"))
 _raw("set-charging-profile", "Set charging profile", both("SetChargingProfile"))
 _raw("composite-schedule", "Get composite schedule", both("GetCompositeSchedule"))
