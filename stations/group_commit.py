@@ -61,6 +61,7 @@ class Work:
     kwargs: dict[str, Any]
     future: asyncio.Future[Any]
     context: contextvars.Context = field(default_factory=contextvars.copy_context)
+    key: str = ""  # the station whose rows it writes: batches lock rows in this order
 
     def run(self) -> Any:
         return self.context.run(self.function, *self.args, **self.kwargs)
@@ -111,12 +112,38 @@ def _run(batch: list[Work]) -> list[Outcome]:
     return [r for r in results if r is not None]
 
 
+# PostgreSQL's answers to a transaction that lost a race with another (deadlock_detected,
+# serialization_failure): nothing is wrong with the writes, they are run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+RETRIES = 3
+
+
+def _retryable(error: BaseException) -> bool:
+    cause = error.__cause__ or error
+    return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
 def _alone(work: Work) -> Outcome:
-    try:
-        with transaction.atomic():
-            return True, work.run()
-    except Exception as error:
-        return False, error
+    for attempt in range(RETRIES + 1):
+        try:
+            with transaction.atomic():
+                return True, work.run()
+        except Exception as error:
+            if _retryable(error) and attempt < RETRIES:
+                close_old_connections()
+                continue
+            return False, error
+    raise AssertionError("unreachable")
+
+
+def _in_key_order(batch: list[Work]) -> list[int]:
+    """The batch's indexes, stations in a fixed order (a station's own writes in arrival order).
+
+    Lanes of one process hold disjoint stations, but the lanes of two worker processes may both
+    hold writes of the same two stations (a station reconnecting to the other worker while its
+    old socket's writes are under way): taken in one order by every batch, their row locks can
+    never deadlock."""
+    return sorted(range(len(batch)), key=lambda i: batch[i].key)
 
 
 def apply_batch(batch: list[Work], observe: Callable[[int], None] | None = None) -> list[Outcome]:
@@ -124,12 +151,21 @@ def apply_batch(batch: list[Work], observe: Callable[[int], None] | None = None)
     close_old_connections()
     try:
         try:
+            order = _in_key_order(batch)
             with transaction.atomic():
-                results = _run(batch)
+                ordered = _run([batch[i] for i in order])
                 if observe is not None:
                     observe(len(batch))
+            results: list[Outcome] = [(False, None)] * len(batch)
+            for position, index in enumerate(order):
+                results[index] = ordered[position]
             return results
         except Exception as error:
+            if _retryable(error):
+                # Lost a race with another process's transaction: each write again, on its own.
+                logger.info("A batch of %d writes lost a race (%s); retrying", len(batch), error)
+                close_old_connections()
+                return [_alone(work) for work in batch]
             if len(batch) == 1:
                 return [(False, error)]
             if isinstance(error, OperationalError | InterfaceError):
@@ -231,7 +267,7 @@ class GroupCommit:
 
     async def write(self, key: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.lane_of(key).submit(Work(function, args, kwargs, future))
+        self.lane_of(key).submit(Work(function, args, kwargs, future, key=key))
         return await future
 
     def pending(self) -> int:

@@ -198,3 +198,63 @@ def test_apply_batch_rolls_back_everything_before_retrying(size):
     assert not transaction.get_connection().in_atomic_block
     assert StationEvent.objects.filter(type="doomed").count() == 0
     assert StationEvent.objects.filter(type__startswith="w").count() == size
+
+
+class _LostRace(OperationalError):
+    """What Django raises for PostgreSQL's deadlock_detected (its sqlstate on the cause)."""
+
+    def __init__(self) -> None:
+        super().__init__("deadlock detected")
+        self.__cause__ = type("Cause", (Exception,), {"sqlstate": "40P01"})()
+
+
+_races: dict[str, int] = {}
+
+
+def _loses_once(station_id: str, name: str) -> str:
+    _event(station_id, name)
+    if _races.setdefault(name, 0) == 0:
+        _races[name] += 1
+        raise _LostRace()
+    return name
+
+
+@pytest.mark.parametrize("size", [1, 3])
+def test_a_batch_that_lost_a_race_with_another_process_is_run_again(size):
+    """Two workers' batches may lock the same stations' rows (a station that moved to the other
+    worker): a deadlock or serialization failure is not the message's fault, nor the database's
+    being down; the writes are run again, and each gets its answer."""
+    _races.clear()
+    loop = asyncio.new_event_loop()
+    try:
+        batch = [
+            group_commit.Work(_event, ("GC", f"r{i}"), {}, loop.create_future(), key=f"GC{i}")
+            for i in range(size - 1)
+        ] + [group_commit.Work(_loses_once, ("GC", "race"), {}, loop.create_future(), key="GC")]
+        results = group_commit.apply_batch(batch)
+    finally:
+        loop.close()
+    assert results == [(True, f"r{i}") for i in range(size - 1)] + [(True, "race")]
+    assert StationEvent.objects.filter(type="race").count() == 1  # the lost attempt rolled back
+    assert StationEvent.objects.filter(type__startswith="r").count() == size
+
+
+def test_a_batch_locks_its_stations_rows_in_one_order():
+    loop = asyncio.new_event_loop()
+    try:
+        keys = ["CP_9", "CP_1", "CP_5", "CP_1"]
+        batch = [
+            group_commit.Work(_event, ("GC", f"k{i}"), {}, loop.create_future(), key=k)
+            for i, k in enumerate(keys)
+        ]
+        assert [keys[i] for i in group_commit._in_key_order(batch)] == [
+            "CP_1",
+            "CP_1",
+            "CP_5",
+            "CP_9",
+        ]
+        assert group_commit._in_key_order(batch)[:2] == [1, 3]  # a station's writes in order
+        results = group_commit.apply_batch(batch)
+    finally:
+        loop.close()
+    assert results == [(True, f"k{i}") for i in range(4)]  # answered in the batch's order
