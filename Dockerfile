@@ -24,6 +24,7 @@ COPY stations ./stations
 COPY reservations ./reservations
 COPY devicemodel ./devicemodel
 COPY locallists ./locallists
+COPY monitoring ./monitoring
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("reservations.api.urls")),
     path("", include("devicemodel.api.urls")),
     path("", include("locallists.api.urls")),
+    path("", include("monitoring.api.urls")),
 ]

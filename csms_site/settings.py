@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "reservations",
     "devicemodel",
     "locallists",
+    "monitoring",
     "emulator",
     "dashboard",
 ]
@@ -206,7 +207,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"RegistrationStatusEnum": "stations.models.RegistrationStatus"},
+    "ENUM_NAME_OVERRIDES": {
+        "RegistrationStatusEnum": "stations.models.RegistrationStatus",
+        "AttributeTypeEnum": "devicemodel.models.AttributeType",
+        "MonitorTypeEnum": "monitoring.models.MonitorType",
+    },
 }
 
 # --- Production hardening (all on when DEBUG is off) ----------------------------------------------
@@ -296,6 +301,9 @@ OCPP_RESERVATION_SWEEP_SECONDS = env_float("OCPP_RESERVATION_SWEEP_SECONDS", 5.0
 # their update, and how many a tick.
 OCPP_LOCAL_LIST_SYNC_SECONDS = env_float("OCPP_LOCAL_LIST_SYNC_SECONDS", 30.0)
 OCPP_LOCAL_LIST_SYNC_BATCH = env_int("OCPP_LOCAL_LIST_SYNC_BATCH", 50)
+# Monitoring (monitoring/): a station's event is an alert at this severity or worse (OCPP's 0
+# Danger ... 9 Debug; 4 is Error).
+OCPP_ALERT_SEVERITY = env_int("OCPP_ALERT_SEVERITY", 4)
 # How often each worker process runs housekeeping (message log retention).
 OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
 

@@ -20,5 +20,6 @@ urlpatterns = [
         name="station-action",
     ),
     path("transactions/", views.transaction_list, name="transactions"),
+    path("alerts/<int:alert_id>/acknowledge/", views.alert_acknowledge, name="alert-acknowledge"),
     path("reservations/", views.reservation_list, name="reservations"),
 ]

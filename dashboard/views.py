@@ -13,12 +13,17 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from dashboard import queries
 from devicemodel import queries as configuration
+from monitoring import queries as monitoring
+from monitoring import services as monitoring_services
+from monitoring.models import Alert
 from reservations import services as reservation_services
 from reservations.models import Reservation
 from stations.models import Connector, MessageLog, Station, Transaction
@@ -62,10 +67,17 @@ def _page(request: HttpRequest, queryset, size: int = 50):
 @operators_only
 def overview(request: HttpRequest) -> HttpResponse:
     stations = queries.stations_with_connectors()[:50]
+    alerts, alert_count = monitoring.open_alerts()
     return render(
         request,
         "dashboard/overview.html",
-        {"summary": queries.summary(), "stations": stations, "nav": "overview"},
+        {
+            "summary": queries.summary(),
+            "stations": stations,
+            "alerts": alerts,
+            "alert_count": alert_count,
+            "nav": "overview",
+        },
     )
 
 
@@ -141,6 +153,7 @@ def station_configuration(request: HttpRequest, station_id: str) -> HttpResponse
     station = get_object_or_404(Station, pk=station_id)
     search = request.GET.get("q", "").strip()[:100]
     groups, total, cut = configuration.tree(station.pk, search)
+    alerts, alert_count = monitoring.open_alerts(station.pk)
     return render(
         request,
         "dashboard/configuration.html",
@@ -154,6 +167,11 @@ def station_configuration(request: HttpRequest, station_id: str) -> HttpResponse
             "reports": configuration.recent_reports(station.pk),
             "changes": configuration.recent_changes(station.pk),
             "pending_reboot": configuration.pending_reboot(station.pk),
+            "alerts": alerts,
+            "alert_count": alert_count,
+            "monitors": monitoring.monitors(station.pk),
+            "notices": monitoring.recent_notices(station.pk),
+            "customers": monitoring.customer_requests(station.pk),
             "is_16": station.protocol == "1.6",
             "nav": "stations",
         },
@@ -245,3 +263,15 @@ def station_action(request: HttpRequest, station_id: str, action: str) -> HttpRe
         reservation_services.ReservationConflict,
     ) as error:
         return _reply(request, station, _refused(error), status=409)
+
+
+@require_POST
+@operators_only
+def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
+    """An operator closes an alert the station will not clear itself; back to where they were."""
+    alert = get_object_or_404(Alert, pk=alert_id)
+    monitoring_services.acknowledge(alert.pk, request.user)
+    back = request.POST.get("next") or request.headers.get("Referer") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("dashboard:overview")
+    return redirect(back)

@@ -196,14 +196,14 @@ def message_limits(
 def split(
     action: str,
     key: str,
-    items: Sequence[dict[str, Any]],
+    items: Sequence[Any],
     *,
     max_items: int | None,
     max_bytes: int | None,
 ) -> list[dict[str, Any]]:
     """Payloads `{key: [...]}` of at most `max_items` items and `max_bytes` bytes a frame."""
     payloads: list[dict[str, Any]] = []
-    current: list[dict[str, Any]] = []
+    current: list[Any] = []
     size = FRAME_OVERHEAD + len(action) + len(json.dumps({key: []}, separators=(",", ":")))
     used = size
     for item in items:

@@ -65,6 +65,9 @@ class Report(models.Model):
         SUMMARY = "SummaryInventory"
         CUSTOM = "Custom", "GetReport (criteria)"
         CONFIGURATION_16 = "GetConfiguration", "1.6 GetConfiguration"
+        MONITORING = "Monitoring", "GetMonitoringReport"
+        CUSTOMER = "CustomerInformation"
+        DISPLAY = "DisplayMessages", "GetDisplayMessages"
         UNKNOWN = "", "Not requested by the CSMS"
 
     class Status(models.TextChoices):

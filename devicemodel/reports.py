@@ -8,6 +8,8 @@ it is not there, and the one that completes it (last part in, kind known) finish
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from devicemodel import inventory
@@ -37,12 +39,22 @@ def _complete(report: Report) -> bool:
     return report.last_seq_no is not None and not report.missing_parts
 
 
+# What completing a report of a kind does besides marking it (a FullInventory replaces the
+# inventory; other apps register theirs: a monitoring report replaces the station's monitors).
+def _replace_inventory(report: Report) -> None:
+    inventory.prune(report)
+
+
+FINISHERS: dict[str, Callable[[Report], None]] = {str(Report.Kind.FULL): _replace_inventory}
+
+
 def _finish(report: Report) -> None:
-    """Mark a report whose parts are all in complete; a FullInventory replaces the inventory."""
+    """Mark a report whose parts are all in complete, and do what completing its kind does."""
     report.status = Report.Status.COMPLETE
     report.completed_at = utcnow()
-    if report.kind == Report.Kind.FULL:
-        inventory.prune(report)
+    finish = FINISHERS.get(report.kind)
+    if finish is not None:
+        finish(report)
 
 
 def report_answered(
@@ -54,7 +66,8 @@ def report_answered(
     criteria: dict[str, Any] | None = None,
     user: Any = None,
 ) -> Report:
-    """The station's answer to GetBaseReport / GetReport (or Failed: it never answered)."""
+    """The station's answer to a request whose results come as parts (GetBaseReport, GetReport,
+    GetMonitoringReport, CustomerInformation, GetDisplayMessages), or Failed: it never answered."""
     with atomic():
         report = _report(station_id, request_id)
         report.kind = kind
@@ -73,19 +86,28 @@ def report_answered(
         return report
 
 
-def report_part(station_id: str, part: ReportPart) -> Report:
-    """One NotifyReport: idempotent (a resent part changes nothing), in any order."""
+def receive_part(
+    station_id: str,
+    request_id: int,
+    seq_no: int,
+    tbc: bool,
+    generated_at: datetime | None,
+    store: Callable[[Report], int],
+) -> Report:
+    """One part of a report (NotifyReport, NotifyMonitoringReport, NotifyCustomerInformation,
+    NotifyDisplayMessages): `store` keeps what it brings and says how many entries. Idempotent
+    (a resent part changes nothing), in any order."""
     with atomic():
-        report = _report(station_id, part.request_id)
-        if part.seq_no in report.parts:
+        report = _report(station_id, request_id)
+        if seq_no in report.parts:
             return report
-        report.entries += inventory.upsert(station_id, part.entries, report)
-        report.parts = sorted([*report.parts, part.seq_no])
-        if not part.tbc:
-            report.last_seq_no = part.seq_no
-        if part.generated_at and (report.generated_at is None or part.seq_no == 0):
-            report.generated_at = part.generated_at
-        if report.status not in (Report.Status.COMPLETE,):
+        report.entries += store(report)
+        report.parts = sorted([*report.parts, seq_no])
+        if not tbc:
+            report.last_seq_no = seq_no
+        if generated_at and (report.generated_at is None or seq_no == 0):
+            report.generated_at = generated_at
+        if report.status != Report.Status.COMPLETE:
             report.status = Report.Status.RECEIVING
         if _complete(report) and report.kind != Report.Kind.UNKNOWN:
             _finish(report)
@@ -95,6 +117,18 @@ def report_part(station_id: str, part: ReportPart) -> Report:
             report.completed_at = utcnow()
         report.save()
         return report
+
+
+def report_part(station_id: str, part: ReportPart) -> Report:
+    """One NotifyReport: its variables into the inventory."""
+    return receive_part(
+        station_id,
+        part.request_id,
+        part.seq_no,
+        part.tbc,
+        part.generated_at,
+        lambda report: inventory.upsert(station_id, part.entries, report),
+    )
 
 
 def configuration_received(

@@ -46,6 +46,10 @@ SUBPROTOCOL = {protocol.version: protocol.subprotocol for protocol in (Protocol1
 class EmulatedStation(ChargingSessions, Lifecycle):
     """One station: its state, its parts (`emulator.core`) and its version's protocol object."""
 
+    def _setting_changed(self, key: str) -> None:
+        self.heartbeat.setting_changed(key)
+        self.protocol.setting_changed(key)
+
     def __init__(self, options: StationOptions, *, rng: random.Random | None = None) -> None:
         self.options = options
         self.identity = options.identity
@@ -84,7 +88,7 @@ class EmulatedStation(ChargingSessions, Lifecycle):
             options, self.device, self.stats, is_meter_message=self.protocol.is_meter_message
         )
         self.heartbeat = Heartbeat(options, self.device)
-        self.device.on_change = self.heartbeat.setting_changed
+        self.device.on_change = self._setting_changed
         # The state the mixins share (declared where it is used: emulator/core/*.py).
         self.rpc = None
         self.online = asyncio.Event()

@@ -554,7 +554,7 @@ def test_reservation_statuses_read_the_same_on_the_station_page_and_the_list(ope
 
 
 LIVE_REGIONS = {
-    "/": ["station-list"],
+    "/": ["open-alerts", "station-list"],
     "/stations/": ["station-list"],
     "/transactions/": ["transaction-list"],
     "/reservations/": ["reservation-list"],
@@ -568,6 +568,15 @@ LIVE_REGIONS = {
         "station-reservations",
         "recent-transactions",
         "message-log",
+    ],
+    "/stations/CP_1/configuration/": [
+        "configuration-tree",
+        "open-alerts",
+        "monitors",
+        "notices",
+        "customer-requests",
+        "reports",
+        "changes",
     ],
 }
 

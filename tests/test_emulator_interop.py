@@ -337,6 +337,18 @@ class Csms201(_Recording, ChargePoint201):
     def on_notify_report(self, **_: Any):
         return result201.NotifyReport()
 
+    @on(Action201.notify_event)
+    def on_notify_event(self, **_: Any):
+        return result201.NotifyEvent()
+
+    @on(Action201.notify_monitoring_report)
+    def on_notify_monitoring_report(self, **_: Any):
+        return result201.NotifyMonitoringReport()
+
+    @on(Action201.notify_customer_information)
+    def on_notify_customer_information(self, **_: Any):
+        return result201.NotifyCustomerInformation()
+
     @on(Action201.reservation_status_update)
     def on_reservation_status_update(self, **_: Any):
         return result201.ReservationStatusUpdate()
@@ -1161,6 +1173,84 @@ async def test_get_base_report_201(start, csms):
     password = data[("SecurityCtrlr", "BasicAuthPassword")]
     assert password["mutability"] == "WriteOnly" and "value" not in password
     assert data[("ChargingStation", "Identity")]["value"] == "CP_EMU"
+
+
+@only201
+async def test_monitors_fire_events_and_are_reported_201(start, csms):
+    """N04/N06/N02/N03/N05: a monitor set on a setting fires NotifyEvent when the setting crosses
+    it (and clears when it is back), is reported, and cleared."""
+    await start()
+    heartbeat = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+    answer = await csms.call(
+        call201.SetVariableMonitoring(
+            set_monitoring_data=[
+                {"value": 600, "type": "UpperThreshold", "severity": 2, **heartbeat}
+            ]
+        )
+    )
+    [result] = answer.set_monitoring_result
+    assert result["status"] == "Accepted" and result["id"] >= 1
+    unsupported = await csms.call(
+        call201.SetVariableMonitoring(
+            set_monitoring_data=[
+                {
+                    "value": 1,
+                    "type": "Delta",
+                    "severity": 5,
+                    "component": {"name": "ChargingStation"},
+                    "variable": {"name": "Model"},
+                }
+            ]
+        )
+    )
+    assert unsupported.set_monitoring_result[0]["status"] == "UnsupportedMonitorType"
+
+    async def set_heartbeat(value: str) -> None:
+        await csms.call(
+            call201.SetVariables(set_variable_data=[{"attribute_value": value, **heartbeat}])
+        )
+
+    await set_heartbeat("900")
+    event = (await csms.expect("NotifyEvent"))["eventData"][0]
+    assert (event["trigger"], event["actualValue"], event["variableMonitoringId"]) == (
+        "Alerting",
+        "900",
+        result["id"],
+    )
+    assert "cleared" not in event
+    await set_heartbeat("300")
+    back = (await csms.expect("NotifyEvent"))["eventData"][0]
+    assert back["cleared"] is True
+
+    report = await csms.call(call201.GetMonitoringReport(request_id=41))
+    assert report.status == "Accepted"
+    part = await csms.expect("NotifyMonitoringReport", lambda p: p["requestId"] == 41)
+    assert part["monitor"][0]["variableMonitoring"][0]["id"] == result["id"]
+    level = await csms.call(call201.SetMonitoringLevel(severity=1))
+    assert level.status == "Accepted"  # severity 2 is now below the level: no more events
+    cleared = await csms.call(call201.ClearVariableMonitoring(id=[result["id"], 999]))
+    assert [r["status"] for r in cleared.clear_monitoring_result] == ["Accepted", "NotFound"]
+    base = await csms.call(call201.SetMonitoringBase(monitoring_base="HardWiredOnly"))
+    assert base.status == "Accepted"
+    empty = await csms.call(call201.GetMonitoringReport(request_id=42))
+    assert empty.status == "EmptyResultSet"
+
+
+@only201
+async def test_customer_information_is_reported_and_cleared_201(start, csms):
+    await start()
+    answer = await csms.call(
+        call201.CustomerInformation(
+            request_id=51, report=True, clear=True, customer_identifier="driver-7"
+        )
+    )
+    assert answer.status == "Accepted"
+    parts = [await csms.expect("NotifyCustomerInformation", lambda p: p["requestId"] == 51)]
+    while parts[-1]["tbc"]:
+        parts.append(await csms.expect("NotifyCustomerInformation", lambda p: p["requestId"] == 51))
+    assert "".join(p["data"] for p in parts).startswith("driver-7")
+    nobody = await csms.call(call201.CustomerInformation(request_id=52, report=True, clear=False))
+    assert nobody.status == "Invalid"
 
 
 @only201

@@ -66,7 +66,8 @@ class Setting:
     def characteristics(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "dataType": DATA_TYPES[self.kind],
-            "supportsMonitoring": self.monitored,
+            # Numbers can be monitored (emulator.v201.monitoring); others only where told.
+            "supportsMonitoring": self.monitored or self.kind in ("int", "decimal"),
         }
         if self.unit:
             out["unit"] = self.unit
@@ -280,6 +281,17 @@ class Device:
             fixed(
                 f"DeviceDataCtrlr.BytesPerMessage.{message}",
                 Ref("DeviceDataCtrlr", "BytesPerMessage", message),
+                Setting(str(self.limits.bytes), readonly=True),
+            )
+        for message in ("SetVariableMonitoring", "ClearVariableMonitoring"):
+            fixed(
+                f"MonitoringCtrlr.ItemsPerMessage.{message}",
+                Ref("MonitoringCtrlr", "ItemsPerMessage", message),
+                Setting(str(self.limits.items), readonly=True),
+            )
+            fixed(
+                f"MonitoringCtrlr.BytesPerMessage.{message}",
+                Ref("MonitoringCtrlr", "BytesPerMessage", message),
                 Setting(str(self.limits.bytes), readonly=True),
             )
         for evse in range(1, connectors + 1):

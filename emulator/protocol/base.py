@@ -79,6 +79,11 @@ class ProtocolBase(ABC):
     async def reboot(self) -> None:
         """Carry out a Reset: the core calls it when a Reset that waited for idle may run."""
 
+    def setting_changed(self, key: str) -> None:
+        """A setting of the station changed (`emulator.core.device`): blocks that watch settings
+        (2.0.1 monitors) extend this, calling super()."""
+        return None
+
     # --- shared by several blocks -----------------------------------------------------------------
 
     def triggers(self) -> dict[str, Trigger]:

@@ -15,6 +15,7 @@ from emulator.v201.diagnostics import Diagnostics201
 from emulator.v201.firmware import Firmware201
 from emulator.v201.local_list import LocalList201
 from emulator.v201.meter_values import MeterValues201
+from emulator.v201.monitoring import Monitoring201
 from emulator.v201.provisioning import Provisioning201
 from emulator.v201.remote_trigger import RemoteTrigger201
 from emulator.v201.reservation import Reservation201
@@ -35,6 +36,7 @@ class Protocol201(
     RemoteTrigger201,
     Firmware201,
     Diagnostics201,
+    Monitoring201,
     DataTransferBlock,
 ):
     version = "2.0.1"

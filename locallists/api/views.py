@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import viewsets
 from rest_framework.request import Request
@@ -76,6 +77,7 @@ class StationListSyncView(APIView):
         "the answer of the last message sent",
         parameters=[STATION],
         request=SyncSerializer,
+        responses={200: OpenApiTypes.OBJECT},
     )
     def post(self, request: Request, station_id: str) -> Response:
         _station(station_id)

@@ -10,6 +10,7 @@ from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
 from devicemodel.readings import ReportEntry, ReportPart
 from devicemodel.reports import report_part
+from monitoring import services as monitoring
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from stations.models import StationEvent
@@ -112,10 +113,36 @@ class StationSession201(StationSession):
     async def on_notify_event(
         self, generated_at: str, seq_no: int, event_data: list[dict[str, Any]], **fields: Any
     ) -> call_result.NotifyEvent:
-        await self.record_notification(
-            "NotifyEvent", generated_at=generated_at, seq_no=seq_no, event_data=event_data
-        )
+        await self.apply(monitoring.events_received, event_data)
         return call_result.NotifyEvent()
+
+    @on(Action.notify_monitoring_report)
+    async def on_notify_monitoring_report(
+        self, request_id: int, seq_no: int, generated_at: str, **fields: Any
+    ) -> call_result.NotifyMonitoringReport:
+        await self.apply(
+            monitoring.monitoring_report_part,
+            request_id,
+            seq_no,
+            bool(fields.get("tbc", False)),
+            parse_ocpp_time(generated_at),
+            fields.get("monitor") or [],
+        )
+        return call_result.NotifyMonitoringReport()
+
+    @on(Action.notify_customer_information)
+    async def on_notify_customer_information(
+        self, data: str, seq_no: int, generated_at: str, request_id: int, **fields: Any
+    ) -> call_result.NotifyCustomerInformation:
+        await self.apply(
+            monitoring.customer_part,
+            request_id,
+            seq_no,
+            bool(fields.get("tbc", False)),
+            parse_ocpp_time(generated_at),
+            data,
+        )
+        return call_result.NotifyCustomerInformation()
 
     @on(Action.notify_report)
     async def on_notify_report(

@@ -59,8 +59,11 @@ function receive(event) {
 function changesRegions(e) {
   switch (pageKind()) {
     case "overview":
+      return e.kind === "station" || e.kind === "connector" || e.kind === "alert";
     case "stations":
       return e.kind === "station" || e.kind === "connector";
+    case "configuration":
+      return stationOf(e) === stationPage().dataset.station;
     case "reservations":
       return e.kind === "reservation";
     case "station":
