@@ -25,6 +25,7 @@ COPY reservations ./reservations
 COPY devicemodel ./devicemodel
 COPY locallists ./locallists
 COPY monitoring ./monitoring
+COPY displays ./displays
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

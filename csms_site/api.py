@@ -104,6 +104,7 @@ ROOT_ENDPOINTS: list[tuple[str, str, dict[str, str]]] = [
     ("station-events", "station-event-list", {}),
     ("alerts", "alert-list", {}),
     ("customer-requests", "customer-request-list", {}),
+    ("display-messages", "display-message-list", {}),
     ("cp_ids", "cp-ids", {}),
     ("transactions", "transaction-list", {}),
     ("id-tokens", "id-token-list", {}),

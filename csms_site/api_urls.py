@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("devicemodel.api.urls")),
     path("", include("locallists.api.urls")),
     path("", include("monitoring.api.urls")),
+    path("", include("displays.api.urls")),
 ]

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "devicemodel",
     "locallists",
     "monitoring",
+    "displays",
     "emulator",
     "dashboard",
 ]

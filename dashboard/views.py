@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from dashboard import queries
 from devicemodel import queries as configuration
+from displays.models import DisplayMessage
 from monitoring import queries as monitoring
 from monitoring import services as monitoring_services
 from monitoring.models import Alert
@@ -172,6 +173,9 @@ def station_configuration(request: HttpRequest, station_id: str) -> HttpResponse
             "monitors": monitoring.monitors(station.pk),
             "notices": monitoring.recent_notices(station.pk),
             "customers": monitoring.customer_requests(station.pk),
+            "displays": DisplayMessage.objects.filter(station=station).order_by(
+                "-active", "message_id"
+            )[:100],
             "is_16": station.protocol == "1.6",
             "nav": "stations",
         },

@@ -66,6 +66,7 @@ class WatchedStation(TappedStation):
         self.sent: list[tuple[str, dict[str, Any]]] = []
         self.received: list[str] = []
         self.answered: list[str] = []
+        self._calls_in: list[tuple[str, dict[str, Any]]] = []
 
     def on_queued(self, item: OutboxItem) -> None:
         self.changed.set()
@@ -75,11 +76,16 @@ class WatchedStation(TappedStation):
             self.sent.append((action, json.loads(text)[3]))
         elif message_type == 2:
             self.received.append(action)
+            self._calls_in.append((action, json.loads(text)[3]))
         elif direction == "in":  # the CSMS's answer to one of our CALLs
             self.answered.append(action)
         # Any frame may follow a change of the station's state (a CALL it carried out and now
         # answers): `until` checks its predicate again.
         self.changed.set()
+
+    def sent_calls(self) -> list[tuple[str, dict[str, Any]]]:
+        """(action, payload) of every CALL the CSMS sent this station, in order."""
+        return list(self._calls_in)
 
     async def until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
         async with asyncio.timeout(timeout):

@@ -814,6 +814,7 @@ def test_the_api_root_lists_every_endpoint(api, data):
         "station-events": "/api/station-events/",
         "alerts": "/api/alerts/",
         "customer-requests": "/api/customer-requests/",
+        "display-messages": "/api/display-messages/",
         "cp_ids": "/api/cp_ids/",
         "transactions": "/api/transactions/",
         "id-tokens": "/api/id-tokens/",

@@ -574,6 +574,7 @@ LIVE_REGIONS = {
         "open-alerts",
         "monitors",
         "notices",
+        "display-messages",
         "customer-requests",
         "reports",
         "changes",

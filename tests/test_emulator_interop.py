@@ -349,6 +349,10 @@ class Csms201(_Recording, ChargePoint201):
     def on_notify_customer_information(self, **_: Any):
         return result201.NotifyCustomerInformation()
 
+    @on(Action201.notify_display_messages)
+    def on_notify_display_messages(self, **_: Any):
+        return result201.NotifyDisplayMessages()
+
     @on(Action201.reservation_status_update)
     def on_reservation_status_update(self, **_: Any):
         return result201.ReservationStatusUpdate()
@@ -1251,6 +1255,40 @@ async def test_customer_information_is_reported_and_cleared_201(start, csms):
     assert "".join(p["data"] for p in parts).startswith("driver-7")
     nobody = await csms.call(call201.CustomerInformation(request_id=52, report=True, clear=False))
     assert nobody.status == "Invalid"
+
+
+@only201
+async def test_display_messages_are_set_reported_replaced_and_cleared_201(start, csms):
+    """O01-O06 on the station's side: supported formats and priorities only, the same id
+    replaces, GetDisplayMessages reports them, ClearDisplayMessage removes one."""
+    await start()
+
+    def message(id_: int, text: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "id": id_,
+            "priority": extra.pop("priority", "NormalCycle"),
+            "message": {"format": extra.pop("format", "UTF8"), "content": text},
+            **extra,
+        }
+
+    assert (await csms.call(call201.SetDisplayMessage(message=message(1, "Hello")))).status == (
+        "Accepted"
+    )
+    replaced = await csms.call(call201.SetDisplayMessage(message=message(1, "Hello again")))
+    assert replaced.status == "Accepted"
+    uri = await csms.call(call201.SetDisplayMessage(message=message(2, "x", format="URI")))
+    assert uri.status == "NotSupportedMessageFormat"
+    unknown_tx = await csms.call(
+        call201.SetDisplayMessage(message=message(3, "x", transaction_id="nope"))
+    )
+    assert unknown_tx.status == "UnknownTransaction"
+    report = await csms.call(call201.GetDisplayMessages(request_id=71))
+    assert report.status == "Accepted"
+    notified = await csms.expect("NotifyDisplayMessages", lambda p: p["requestId"] == 71)
+    assert [m["message"]["content"] for m in notified["messageInfo"]] == ["Hello again"]
+    assert (await csms.call(call201.ClearDisplayMessage(id=1))).status == "Accepted"
+    assert (await csms.call(call201.ClearDisplayMessage(id=1))).status == "Unknown"
+    assert (await csms.call(call201.GetDisplayMessages(request_id=72))).status == "Unknown"
 
 
 @only201

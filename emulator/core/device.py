@@ -222,6 +222,7 @@ class Limits:
     configuration_keys: int = 20  # 1.6 GetConfigurationMaxKeys
     local_list: int = 1000  # LocalAuthListMaxLength / LocalAuthListCtrlr.Entries' maxLimit
     local_list_items: int = 100  # SendLocalListMaxLength / LocalAuthListCtrlr.ItemsPerMessage
+    display_slots: int = 5  # DisplayMessageCtrlr.DisplayMessages' maxLimit
 
 
 class Device:
@@ -283,6 +284,15 @@ class Device:
                 Ref("DeviceDataCtrlr", "BytesPerMessage", message),
                 Setting(str(self.limits.bytes), readonly=True),
             )
+        for variable, setting in (
+            ("SupportedFormats", Setting("ASCII,UTF8,HTML", readonly=True, kind="str")),
+            (
+                "SupportedPriorities",
+                Setting("AlwaysFront,InFront,NormalCycle", readonly=True, kind="str"),
+            ),
+            ("DisplayMessages", Setting("0", readonly=True, maximum=self.limits.display_slots)),
+        ):
+            fixed(f"DisplayMessageCtrlr.{variable}", Ref("DisplayMessageCtrlr", variable), setting)
         for message in ("SetVariableMonitoring", "ClearVariableMonitoring"):
             fixed(
                 f"MonitoringCtrlr.ItemsPerMessage.{message}",

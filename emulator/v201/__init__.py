@@ -12,6 +12,7 @@ from emulator.v201.authorization import Authorization201
 from emulator.v201.availability import Availability201
 from emulator.v201.device_model import DeviceModel201
 from emulator.v201.diagnostics import Diagnostics201
+from emulator.v201.display import Display201
 from emulator.v201.firmware import Firmware201
 from emulator.v201.local_list import LocalList201
 from emulator.v201.meter_values import MeterValues201
@@ -37,6 +38,7 @@ class Protocol201(
     Firmware201,
     Diagnostics201,
     Monitoring201,
+    Display201,
     DataTransferBlock,
 ):
     version = "2.0.1"

@@ -10,6 +10,7 @@ from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
 from devicemodel.readings import ReportEntry, ReportPart
 from devicemodel.reports import report_part
+from displays import services as displays
 from monitoring import services as monitoring
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
@@ -129,6 +130,18 @@ class StationSession201(StationSession):
             fields.get("monitor") or [],
         )
         return call_result.NotifyMonitoringReport()
+
+    @on(Action.notify_display_messages)
+    async def on_notify_display_messages(
+        self, request_id: int, **fields: Any
+    ) -> call_result.NotifyDisplayMessages:
+        await self.apply(
+            displays.messages_part,
+            request_id,
+            bool(fields.get("tbc", False)),
+            fields.get("message_info") or [],
+        )
+        return call_result.NotifyDisplayMessages()
 
     @on(Action.notify_customer_information)
     async def on_notify_customer_information(
