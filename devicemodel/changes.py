@@ -33,6 +33,7 @@ from devicemodel.models import (
 )
 from devicemodel.readings import VariableResult
 from devicemodel.references import Address, ComponentRef, VariableRef
+from stations import events
 from stations.clock import utcnow
 from stations.db import atomic
 from stations.remote.forms import InputError
@@ -236,6 +237,8 @@ def get_results(station_id: str, results: Sequence[VariableResult]) -> int:
                     continue
                 inventory.set_value(station_id, result.address, result.attribute_type, result.value)
                 stored += 1
+        if stored:
+            events.publish("configuration", station=station_id)
     return stored
 
 
@@ -289,4 +292,5 @@ def set_results(
                 )
             )
         VariableChange.objects.bulk_create(changes)
+        events.publish("configuration", station=station_id)
     return changes

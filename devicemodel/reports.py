@@ -15,6 +15,7 @@ from typing import Any
 from devicemodel import inventory
 from devicemodel.models import OCPP16_COMPONENT, Report
 from devicemodel.readings import ConfigurationKey, ReportPart
+from stations import events
 from stations.clock import utcnow
 from stations.db import atomic
 
@@ -102,6 +103,7 @@ def receive_part(
         if seq_no in report.parts:
             return report
         report.entries += store(report)
+        events.publish("configuration", station=station_id)  # the configuration page re-renders
         report.parts = sorted([*report.parts, seq_no])
         if not tbc:
             report.last_seq_no = seq_no

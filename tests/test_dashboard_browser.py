@@ -622,3 +622,53 @@ async def test_times_and_words_are_the_same_live_as_after_a_reload(kolkata_daphn
         )
         assert await page.inner_text("#time-zone") == f"times in {ZONE}"
     await context.close()
+
+
+# --- 6. The configuration page ------------------------------------------------------------------
+
+
+async def test_an_operator_reads_and_changes_a_stations_configuration(live_daphne, browser):
+    """The configuration page of a 2.0.1 station: ask for its report, find a variable, change it
+    in its row and see the station's answer and the new value; an out-of-range value is refused
+    with the station's own limit, before anything is sent; a RebootRequired change is flagged."""
+    await prepare()
+    await register("LIVE_CONF")
+    context, page = await signed_in(browser, live_daphne)
+    async with online(live_daphne, "LIVE_CONF", protocol="2.0.1") as station:
+        await visit(page, live_daphne, "/stations/LIVE_CONF/configuration/")
+        await page.wait_for_selector("#no-variables")
+        await page.click('form[data-action="base-report"] button')
+        await page.wait_for_selector("#action-result.ok")
+        # The report's parts arrive after the answer: the tree is re-rendered live as they do.
+        row = 'tr[data-variable="OCPPCommCtrlr.HeartbeatInterval"]'
+        await page.wait_for_selector(row)
+        await shot(page, "20-configuration")
+
+        await page.fill("input[name=q]", "heartbeat")
+        await page.click("form.filters button")
+        await page.wait_for_selector(row)
+        assert await page.locator("#configuration-tree tbody tr").count() == 1
+
+        await page.fill(f"{row} input[name=value]", "100000")
+        await page.click(f"{row} button")
+        await page.wait_for_selector("#action-result.error")
+        assert "must be at most 86400" in await page.inner_text("#action-result")
+        assert station.device.settings["HeartbeatInterval"].value == "300"
+
+        await page.fill(f"{row} input[name=value]", "120")
+        await page.click(f"{row} button")
+        await page.wait_for_selector("#action-result.ok")
+        await page.wait_for_selector(f'{row} [data-field="value"] code:text("120")')
+        assert station.device.settings["HeartbeatInterval"].value == "120"
+        await page.wait_for_selector('#changes tr:has-text("HeartbeatInterval") :text("Accepted")')
+
+        ping = 'tr[data-variable="OCPPCommCtrlr.WebSocketPingInterval"]'
+        await page.fill("input[name=q]", "ping")
+        await page.click("form.filters button")
+        await page.fill(f"{ping} input[name=value]", "60")
+        await page.click(f"{ping} button")
+        await page.wait_for_selector(f'{ping} [data-field="reboot"]')
+        await page.reload()
+        await page.wait_for_selector("#reboot-badge")
+        await shot(page, "21-configuration-reboot-required")
+    await context.close()
