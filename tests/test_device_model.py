@@ -21,10 +21,17 @@ import asyncio
 import contextlib
 import random
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import websockets
 from channels.db import database_sync_to_async
+from ocpp.routing import after, on
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
 
 from devicemodel.models import (
     OCPP16_COMPONENT,
@@ -38,6 +45,7 @@ from emulator.station import StationOptions
 from stations.models import Station
 from tests.emulated import WatchedStation, shut_down
 from tests.live_api import LiveApi, staff_token
+from tests.ocpp_client import connect_ws
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -373,3 +381,107 @@ async def test_16_change_configuration_is_checked_and_recorded(live_daphne):
         ]
         heartbeat = await attribute("DM_7", OCPP16_COMPONENT, "HeartbeatInterval")
         assert heartbeat.value == "120"
+
+
+# --- an independent client: the `ocpp` library's ChargePoint ---------------------------------------
+
+
+class LibraryStation(ChargePoint201):
+    """A station written with the `ocpp` library alone: it reports a tiny device model whose
+    ItemsPerMessage[GetVariables] is 2, and records the size of every GetVariables it gets."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.get_sizes: list[int] = []
+        self.report_done = asyncio.Event()
+
+    @on(Action201.get_base_report)
+    def on_get_base_report(self, request_id: int, report_base: str, **_: Any):
+        return result201.GetBaseReport(status="Accepted")
+
+    @after(Action201.get_base_report)
+    async def send_report(self, request_id: int, report_base: str, **_: Any) -> None:
+        def entry(component: str, variable: str, value: str, instance: str = "") -> dict:
+            return {
+                "component": {"name": component},
+                "variable": {"name": variable, **({"instance": instance} if instance else {})},
+                "variable_attribute": [{"value": value, "mutability": "ReadOnly"}],
+                "variable_characteristics": {"data_type": "integer", "supports_monitoring": False},
+            }
+
+        parts = [
+            [entry("DeviceDataCtrlr", "ItemsPerMessage", "2", "GetVariables")],
+            [entry("OCPPCommCtrlr", "HeartbeatInterval", "300")],
+        ]
+        for seq_no, data in enumerate(parts):
+            await self.call(
+                call201.NotifyReport(
+                    request_id=request_id,
+                    generated_at=now(),
+                    seq_no=seq_no,
+                    tbc=seq_no < len(parts) - 1,
+                    report_data=data,
+                )
+            )
+        self.report_done.set()
+
+    @on(Action201.get_variables)
+    def on_get_variables(self, get_variable_data: list[dict], **_: Any):
+        self.get_sizes.append(len(get_variable_data))
+        return result201.GetVariables(
+            get_variable_result=[
+                {
+                    "attribute_status": "Accepted",
+                    "attribute_value": "7",
+                    "component": item["component"],
+                    "variable": item["variable"],
+                }
+                for item in get_variable_data
+            ]
+        )
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+async def test_b06_fr_05_with_a_library_station(live_daphne):
+    """The same rule with a station the project did not write: the CSMS assembles its two-part
+    report, reads its limit, and splits five variables into 2 + 2 + 1."""
+    token = await staff_token()
+    await database_sync_to_async(Station.objects.create)(id="LIB_DM")
+    ws = await connect_ws(live_daphne.url, "LIB_DM", "2.0.1")
+    station = LibraryStation("LIB_DM", ws, response_timeout=10)
+    reader = asyncio.create_task(station.start())
+    try:
+        boot = await station.call(
+            call201.BootNotification(
+                charging_station={"vendor_name": "Lib", "model": "One"}, reason="PowerUp"
+            )
+        )
+        assert boot.status == "Accepted"
+        api = Api(live_daphne, token, "LIB_DM")
+        status, answer = await api.command(
+            "GetBaseReport", {"requestId": 5, "reportBase": "FullInventory"}
+        )
+        assert (status, answer) == (200, {"status": "Accepted"})
+        await asyncio.wait_for(station.report_done.wait(), TIMEOUT)
+        report = await Report.objects.aget(station_id="LIB_DM", request_id=5)
+        assert report.status == Report.Status.COMPLETE and report.entries == 2
+        names = [f"OCPPCommCtrlr.V{i}" for i in range(5)]
+        status, answer = await api.command(
+            "GetVariables",
+            {
+                "getVariableData": [
+                    {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": n.split(".")[1]}}
+                    for n in names
+                ]
+            },
+        )
+        assert status == 200 and len(answer["getVariableResult"]) == 5
+        assert station.get_sizes == [2, 2, 1]
+    finally:
+        await ws.close()
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, websockets.ConnectionClosed):
+            await reader
