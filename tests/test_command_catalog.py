@@ -40,7 +40,7 @@ from tests.ocpp_client import OcppTestClient
 # The actions each version's specification lets a CSMS send that the catalog declares today.
 EXPECTED = {
     V16: 19,
-    V201: 23,
+    V201: 32,
 }
 
 
@@ -122,26 +122,27 @@ def test_the_api_keeps_the_seeds_wording_for_a_station_that_is_not_connected():
 
 
 @dataclass(frozen=True)
-class ClearDisplayInput(FormInput):
-    message_id: int = 1
+class ProfilesInput(FormInput):
+    request_id: int = 1
 
-    fields = (Number("message_id", "Message", default=1, minimum=1),)
+    fields = (Number("request_id", "Request", default=1, minimum=1),)
 
 
-def _clear_display(value: ClearDisplayInput, target: Target) -> dict[str, Any]:
-    return {"id": value.message_id}
+def _profiles(value: ProfilesInput, target: Target) -> dict[str, Any]:
+    return {"requestId": value.request_id, "chargingProfile": {}}
 
 
 @pytest.fixture
-def clear_display():
-    """O05 ClearDisplayMessage, declared the way any new command is (issue 16 adds it for real)."""
+def get_profiles():
+    """K09 GetChargingProfiles, declared the way any new command is (a command not declared yet:
+    issue 18 adds it for real, and this test then takes another)."""
     spec = register(
         CommandSpec(
-            "clear-display-test",
-            "Clear display message",
-            {V201: "ClearDisplayMessage"},
-            ClearDisplayInput,
-            _clear_display,
+            "get-profiles-test",
+            "Get charging profiles",
+            {V201: "GetChargingProfiles"},
+            ProfilesInput,
+            _profiles,
             accepts=frozenset({"Accepted"}),
         )
     )
@@ -150,7 +151,7 @@ def clear_display():
 
 
 async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaults(
-    clear_display, make_station
+    get_profiles, make_station
 ):
     await make_station("CP_1")
     station, _, _ = await OcppTestClient.open("CP_1", V201)
@@ -161,46 +162,46 @@ async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaul
     user = await get_user_model().objects.acreate_user("operator", password="pw", is_staff=True)
     await operator.aforce_login(user)
     try:
-        assert "ClearDisplayMessage" in CSMS_ACTIONS[V201]
-        assert "ClearDisplayMessage" not in CSMS_ACTIONS[V16]
+        assert "GetChargingProfiles" in CSMS_ACTIONS[V201]
+        assert "GetChargingProfiles" not in CSMS_ACTIONS[V16]
 
-        # The default payload, as `ocpp_command CP_1 ClearDisplayMessage` would send it.
-        response = await operator.get("/api/stations/CP_1/commands/ClearDisplayMessage/")
-        assert response.json()["payload"] == {"id": 1}
+        # The default payload, as `ocpp_command CP_1 GetChargingProfiles` would send it.
+        response = await operator.get("/api/stations/CP_1/commands/GetChargingProfiles/")
+        assert response.json()["payload"] == {"requestId": 1, "chargingProfile": {}}
 
         # REST: the payload itself, validated against the action's schema, sent, answered.
         request = asyncio.create_task(
             operator.post(
-                "/api/stations/CP_1/commands/ClearDisplayMessage/",
-                {"id": 7},
+                "/api/stations/CP_1/commands/GetChargingProfiles/",
+                {"requestId": 7, "chargingProfile": {}},
                 content_type="application/json",
             )
         )
         call = await station.receive()
-        assert call[2:] == ["ClearDisplayMessage", {"id": 7}]
-        await station.send([3, call[1], {"status": "Unknown"}])
-        assert (await request).json() == {"status": "Unknown"}
+        assert call[2:] == ["GetChargingProfiles", {"requestId": 7, "chargingProfile": {}}]
+        await station.send([3, call[1], {"status": "NoProfiles"}])
+        assert (await request).json() == {"status": "NoProfiles"}
 
         # The dashboard: the station page shows the declared form, with no template of its own...
         page = (await operator.get("/stations/CP_1/")).content.decode()
         assert re.search(
-            r'<form method="post" action="/stations/CP_1/actions/clear-display-test/" '
-            r'data-action="clear-display-test">.*?<input name="message_id" type="number" min="1" '
-            r'value="1" aria-label="Message"><button>Clear display message</button></form>',
+            r'<form method="post" action="/stations/CP_1/actions/get-profiles-test/" '
+            r'data-action="get-profiles-test">.*?<input name="request_id" type="number" min="1" '
+            r'value="1" aria-label="Request"><button>Get charging profiles</button></form>',
             page,
         )
         # ... and reads what it posts into the typed input; the answer is judged by `accepts`.
         request = asyncio.create_task(
-            operator.post("/stations/CP_1/actions/clear-display-test/", {"message_id": "9"})
+            operator.post("/stations/CP_1/actions/get-profiles-test/", {"request_id": "9"})
         )
         call = await station.receive()
-        assert call[2:] == ["ClearDisplayMessage", {"id": 9}]
-        await station.send([3, call[1], {"status": "Unknown"}])
+        assert call[2:] == ["GetChargingProfiles", {"requestId": 9, "chargingProfile": {}}]
+        await station.send([3, call[1], {"status": "NoProfiles"}])
         body = (await request).json()
         assert (body["ok"], body["level"], body["message"]) == (
             False,
             "warning",
-            "CP_1 did not accept ClearDisplayMessage: Unknown",
+            "CP_1 did not accept GetChargingProfiles: NoProfiles",
         )
         sources = [c.source async for c in Command.objects.order_by("pk")]
         assert sources == ["api", "dashboard"]
