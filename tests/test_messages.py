@@ -10,6 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from devicemodel.models import VariableAttribute
+from monitoring.models import StationNotice
 from reservations.models import Reservation
 from stations import recorders
 from stations.models import (
@@ -423,6 +424,8 @@ async def test_station_notifications_are_answered_and_recorded(
     assert await client.result(action, payload) == {}
     if action == "MeterValues":
         assert await MeterSample.objects.filter(station_id="CP_1", transaction=None).acount() == 2
+    elif action == "NotifyEvent":  # into monitoring (tests/test_monitoring.py)
+        assert await StationNotice.objects.filter(station_id="CP_1").aexists()
     elif action == "NotifyReport":  # into the device model (tests/test_device_model.py)
         attribute = await VariableAttribute.objects.aget(
             variable__component__station_id="CP_1", variable__name="HeartbeatInterval"
