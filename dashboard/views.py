@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 from dashboard import queries
 from devicemodel import queries as configuration
 from displays.models import DisplayMessage
+from locallists.models import StationList
 from monitoring import queries as monitoring
 from monitoring import services as monitoring_services
 from monitoring.models import Alert
@@ -138,6 +139,9 @@ def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
             "recent": station.transactions.order_by("-started_at")[:10],
             "reservations": queries.active_reservations(station),
             "messages": MessageLog.objects.filter(station_id=station.pk)[:50],
+            "local_list": StationList.objects.filter(station=station)
+            .select_related("list")
+            .first(),
             "refresh_delay_ms": _refresh_delay_ms(),
             "nav": "stations",
         },
