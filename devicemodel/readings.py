@@ -17,8 +17,9 @@ from devicemodel.models import AttributeType, Mutability
 from devicemodel.references import Address, ComponentRef, VariableRef
 
 
-def _get(data: dict[str, Any], camel: str, default: Any = None) -> Any:
-    """A field by its camelCase name, or its snake_case one."""
+def field(data: dict[str, Any], camel: str, default: Any = None) -> Any:
+    """A field by its camelCase name, or its snake_case one (a command's answer comes back
+    camelCase; the `ocpp` library hands a station's message to its handler in snake_case)."""
     if camel in data:
         return data[camel]
     snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
@@ -56,14 +57,14 @@ class Characteristics:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Characteristics:
-        minimum, maximum = _get(data, "minLimit"), _get(data, "maxLimit")
+        minimum, maximum = field(data, "minLimit"), field(data, "maxLimit")
         return cls(
-            str(_get(data, "dataType", "")),
-            bool(_get(data, "supportsMonitoring", False)),
+            str(field(data, "dataType", "")),
+            bool(field(data, "supportsMonitoring", False)),
             str(data.get("unit") or ""),
             None if minimum is None else float(minimum),
             None if maximum is None else float(maximum),
-            str(_get(data, "valuesList", "") or ""),
+            str(field(data, "valuesList", "") or ""),
         )
 
 
@@ -77,12 +78,12 @@ class ReportEntry:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> ReportEntry:
-        characteristics = _get(data, "variableCharacteristics")
+        characteristics = field(data, "variableCharacteristics")
         return cls(
             Address(
                 ComponentRef.from_wire(data["component"]), VariableRef.from_wire(data["variable"])
             ),
-            tuple(AttributeReading.from_wire(a) for a in _get(data, "variableAttribute", [])),
+            tuple(AttributeReading.from_wire(a) for a in field(data, "variableAttribute", [])),
             Characteristics.from_wire(characteristics) if characteristics else None,
         )
 
@@ -110,15 +111,15 @@ class VariableResult:
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> VariableResult:
-        value = _get(data, "attributeValue")
+        value = field(data, "attributeValue")
         return cls(
             Address(
                 ComponentRef.from_wire(data["component"]), VariableRef.from_wire(data["variable"])
             ),
-            str(_get(data, "attributeType") or AttributeType.ACTUAL),
-            str(_get(data, "attributeStatus", "")),
+            str(field(data, "attributeType") or AttributeType.ACTUAL),
+            str(field(data, "attributeStatus", "")),
             None if value is None else str(value),
-            status_info(_get(data, "attributeStatusInfo")),
+            status_info(field(data, "attributeStatusInfo")),
         )
 
 
@@ -126,8 +127,8 @@ def status_info(data: dict[str, Any] | None) -> str:
     """StatusInfoType as one line: `reasonCode: additionalInfo`."""
     if not data:
         return ""
-    reason = str(_get(data, "reasonCode", ""))
-    extra = _get(data, "additionalInfo")
+    reason = str(field(data, "reasonCode", ""))
+    extra = field(data, "additionalInfo")
     return f"{reason}: {extra}" if extra else reason
 
 

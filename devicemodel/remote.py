@@ -19,11 +19,10 @@ recorded by the recorders below whatever sent the command (even a payload posted
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from devicemodel import changes, reports
+from devicemodel import changes, commands, reports
 from devicemodel.changes import Query, Setting
 from devicemodel.models import OCPP16_COMPONENT, AttributeType, Report
 from devicemodel.readings import ConfigurationKey, VariableResult
@@ -51,42 +50,19 @@ ATTRIBUTE = Choice(
     tuple((t, t) for t in AttributeType.values),
     default=AttributeType.ACTUAL,
 )
-_LIST = re.compile(r"[\s,]+")
 
 
 def _addresses(text: str) -> tuple[Address, ...]:
-    names = [n for n in _LIST.split(text) if n]
-    if not names:
+    found = commands.names(text)
+    if not found:
         raise InputError("Name at least one variable (Component.Variable)")
-    return tuple(Address.parse(n) for n in names)
+    return tuple(Address.parse(n) for n in found)
 
 
 def _address(item: dict[str, Any]) -> Address:
     return Address(
         ComponentRef.from_wire(item["component"]), VariableRef.from_wire(item["variable"])
     )
-
-
-async def _send_all(
-    station_id: str,
-    action: str,
-    payloads: Sequence[dict[str, Any]],
-    result_key: str,
-    user: Any,
-    source: str,
-) -> tuple[str, CommandResult]:
-    """Send each payload in turn; one answer with every message's results (the first failure
-    stops the rest: what was answered before it is recorded)."""
-    merged: list[Any] = []
-    duration = 0.0
-    label = action if len(payloads) == 1 else f"{action} ({len(payloads)} messages)"
-    for payload in payloads:
-        result = await send_command(station_id, action, payload, requested_by=user, source=source)
-        duration += result.duration_ms
-        if result.outcome != Outcome.ANSWERED or result.payload is None:
-            return label, result
-        merged.extend(result.payload.get(result_key, []))
-    return label, CommandResult(Outcome.ANSWERED, {result_key: merged}, duration_ms=duration)
 
 
 # --- GetVariables ---------------------------------------------------------------------------------
@@ -127,7 +103,9 @@ async def _get_variables(
         max_items=items,
         max_bytes=size,
     )
-    return await _send_all(station_id, "GetVariables", payloads, "getVariableResult", user, source)
+    return await commands.send_all(
+        station_id, "GetVariables", payloads, "getVariableResult", user, source
+    )
 
 
 GET_VARIABLES = register(
@@ -195,7 +173,9 @@ async def _set_variables(
         max_items=items,
         max_bytes=size,
     )
-    return await _send_all(station_id, "SetVariables", payloads, "setVariableResult", user, source)
+    return await commands.send_all(
+        station_id, "SetVariables", payloads, "setVariableResult", user, source
+    )
 
 
 SET_VARIABLES = register(
@@ -235,7 +215,7 @@ class GetConfigurationInput(FormInput):
     @classmethod
     def from_form(cls, form: Form) -> GetConfigurationInput:
         text = Text("keys", "", required=False).read(form)
-        return cls(tuple(str(Address.key_16(k).variable) for k in _LIST.split(text) if k))
+        return cls(tuple(str(Address.key_16(k).variable) for k in commands.names(text)))
 
 
 def _get_configuration_payload(value: GetConfigurationInput, target: Target) -> dict[str, Any]:
@@ -415,27 +395,17 @@ class GetReportInput(FormInput):
 
     @classmethod
     def from_form(cls, form: Form) -> GetReportInput:
-        criteria = tuple(c for c in _LIST.split(str(form.get("criteria") or "")) if c)
+        criteria = tuple(commands.names(str(form.get("criteria") or "")))
         wrong = [c for c in criteria if c not in CRITERIA]
         if wrong:
             raise InputError(f"Criteria are {', '.join(CRITERIA)}: not {', '.join(wrong)}")
-        names = [n for n in _LIST.split(str(form.get("variables") or "")) if n]
-        addresses = tuple(
-            Address.parse(n) if "." in n else Address(ComponentRef(n), VariableRef(""))
-            for n in names
-        )
+        addresses = commands.components_or_variables(str(form.get("variables") or ""))
         if not criteria and not addresses:
             raise InputError("Give criteria, components or variables (or ask for a base report)")
         return cls(criteria, addresses)
 
     def component_variables(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for address in self.addresses:
-            item: dict[str, Any] = {"component": address.component.wire()}
-            if address.variable.name:
-                item["variable"] = address.variable.wire()
-            out.append(item)
-        return out
+        return commands.component_variables(self.addresses)
 
 
 def _get_report_payload(value: GetReportInput, target: Target) -> dict[str, Any]:
@@ -448,14 +418,10 @@ def _get_report_payload(value: GetReportInput, target: Target) -> dict[str, Any]
 
 
 def _parse_report(payload: dict[str, Any], target: Target) -> GetReportInput:
-    addresses = tuple(
-        Address(
-            ComponentRef.from_wire(item["component"]),
-            VariableRef.from_wire(item["variable"]) if item.get("variable") else VariableRef(""),
-        )
-        for item in payload.get("componentVariable") or ()
+    return GetReportInput(
+        tuple(payload.get("componentCriteria") or ()),
+        commands.addresses_of(payload.get("componentVariable") or ()),
     )
-    return GetReportInput(tuple(payload.get("componentCriteria") or ()), addresses)
 
 
 async def _get_report(

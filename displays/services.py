@@ -11,7 +11,7 @@ from django.db.models import Max
 
 from devicemodel import inventory, reports
 from devicemodel.models import Report, Variable
-from devicemodel.readings import status_info
+from devicemodel.readings import field, status_info
 from devicemodel.references import Address, ComponentRef, VariableRef
 from displays.models import DisplayMessage
 from stations.clock import ocpp_time, parse_ocpp_time
@@ -19,13 +19,6 @@ from stations.db import atomic
 from stations.remote.forms import InputError
 
 CONTROLLER = "DisplayMessageCtrlr"
-
-
-def _get(data: dict[str, Any], camel: str, default: Any = None) -> Any:
-    if camel in data:
-        return data[camel]
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-    return data.get(snake, default)
 
 
 @dataclass(frozen=True)
@@ -67,9 +60,9 @@ class Message:
             str(content["format"]),
             str(content.get("language") or ""),
             str(data.get("state") or ""),
-            parse_ocpp_time(_get(data, "startDateTime")),
-            parse_ocpp_time(_get(data, "endDateTime")),
-            str(_get(data, "transactionId", "") or ""),
+            parse_ocpp_time(field(data, "startDateTime")),
+            parse_ocpp_time(field(data, "endDateTime")),
+            str(field(data, "transactionId", "") or ""),
         )
 
 
@@ -200,4 +193,4 @@ reports.FINISHERS[str(Report.Kind.DISPLAY)] = _replace_messages
 
 
 def status_info_of(response: dict[str, Any]) -> str:
-    return status_info(_get(response, "statusInfo"))
+    return status_info(field(response, "statusInfo"))

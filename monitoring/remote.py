@@ -9,13 +9,12 @@ is refused before sending when the station reported its variable does not suppor
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from devicemodel import changes, inventory, reports
+from devicemodel import changes, commands, inventory, reports
 from devicemodel.models import Report
-from devicemodel.references import Address, ComponentRef, VariableRef
+from devicemodel.references import Address
 from monitoring import services
 from monitoring.models import MonitorType
 from monitoring.services import MonitorSetting
@@ -29,32 +28,10 @@ from stations.remote.catalog import (
     register,
     request_id,
 )
-from stations.remote.delivery import send_command
 from stations.remote.forms import Choice, Form, FormInput, InputError, Number, Text
-from stations.remote.results import CommandResult, Outcome
+from stations.remote.results import CommandResult
 
-_LIST = re.compile(r"[\s,]+")
 CONTROLLER = services.CONTROLLER
-
-
-async def _send_all(
-    station_id: str,
-    action: str,
-    payloads: list[dict[str, Any]],
-    result_key: str,
-    user: Any,
-    source: str,
-) -> tuple[str, CommandResult]:
-    merged: list[Any] = []
-    duration = 0.0
-    for payload in payloads:
-        result = await send_command(station_id, action, payload, requested_by=user, source=source)
-        duration += result.duration_ms
-        if result.outcome != Outcome.ANSWERED or result.payload is None:
-            return action, result
-        merged.extend(result.payload.get(result_key, []))
-    label = action if len(payloads) == 1 else f"{action} ({len(payloads)} messages)"
-    return label, CommandResult(Outcome.ANSWERED, {result_key: merged}, duration_ms=duration)
 
 
 # --- SetVariableMonitoring (N04) ----------------------------------------------------------------
@@ -127,7 +104,7 @@ async def _set_monitoring(
         max_items=items,
         max_bytes=size,
     )
-    return await _send_all(
+    return await commands.send_all(
         station_id, "SetVariableMonitoring", payloads, "setMonitoringResult", user, source
     )
 
@@ -173,7 +150,7 @@ class ClearMonitorInput(FormInput):
     @classmethod
     def from_form(cls, form: Form) -> ClearMonitorInput:
         try:
-            ids = tuple(int(i) for i in _LIST.split(Text("ids", "").read(form)) if i)
+            ids = tuple(int(i) for i in commands.names(Text("ids", "").read(form)))
         except ValueError:
             raise InputError("Monitor ids are numbers") from None
         return cls(ids)
@@ -188,7 +165,7 @@ async def _clear_monitoring(
     payloads = changes.split(
         "ClearVariableMonitoring", "id", list(value.ids), max_items=items, max_bytes=size
     )
-    return await _send_all(
+    return await commands.send_all(
         station_id, "ClearVariableMonitoring", payloads, "clearMonitoringResult", user, source
     )
 
@@ -287,27 +264,14 @@ class MonitoringReportInput(FormInput):
 
     @classmethod
     def from_form(cls, form: Form) -> MonitoringReportInput:
-        criteria = tuple(c for c in _LIST.split(str(form.get("criteria") or "")) if c)
+        criteria = tuple(commands.names(str(form.get("criteria") or "")))
         wrong = [c for c in criteria if c not in MONITORING_CRITERIA]
         if wrong:
             raise InputError(f"Criteria are {', '.join(MONITORING_CRITERIA)}")
-        names = [n for n in _LIST.split(str(form.get("variables") or "")) if n]
-        return cls(
-            criteria,
-            tuple(
-                Address.parse(n) if "." in n else Address(ComponentRef(n), VariableRef(""))
-                for n in names
-            ),
-        )
+        return cls(criteria, commands.components_or_variables(str(form.get("variables") or "")))
 
     def component_variables(self) -> list[dict[str, Any]]:
-        out = []
-        for address in self.components:
-            item: dict[str, Any] = {"component": address.component.wire()}
-            if address.variable.name:
-                item["variable"] = address.variable.wire()
-            out.append(item)
-        return out
+        return commands.component_variables(self.components)
 
 
 def _monitoring_report(value: MonitoringReportInput, target: Target) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from django.conf import settings
 
 from devicemodel import inventory, reports
 from devicemodel.models import Report
-from devicemodel.readings import status_info
+from devicemodel.readings import field, status_info
 from devicemodel.references import Address, ComponentRef, VariableRef
 from monitoring.models import Alert, CustomerRequest, StationNotice, VariableMonitor
 from stations import events
@@ -21,13 +21,6 @@ from stations.db import atomic
 
 ALERTING = "Alerting"
 CONTROLLER = "MonitoringCtrlr"
-
-
-def _get(data: dict[str, Any], camel: str, default: Any = None) -> Any:
-    if camel in data:
-        return data[camel]
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-    return data.get(snake, default)
 
 
 def _labels(item: dict[str, Any]) -> tuple[str, str]:
@@ -92,15 +85,15 @@ def monitors_set(
                     r
                     for r in remaining
                     if _labels(r) == (component, variable)
-                    and _get(r, "type") == setting.type
-                    and int(_get(r, "severity")) == setting.severity
+                    and field(r, "type") == setting.type
+                    and int(field(r, "severity")) == setting.severity
                 ),
                 None,
             )
             if result is None:
                 continue
             remaining.remove(result)
-            status = str(_get(result, "status"))
+            status = str(field(result, "status"))
             monitor_id = result.get("id")
             fields = {
                 "component": component,
@@ -110,7 +103,7 @@ def monitors_set(
                 "severity": setting.severity,
                 "transaction": setting.transaction,
                 "status": status,
-                "status_info": status_info(_get(result, "statusInfo")),
+                "status_info": status_info(field(result, "statusInfo")),
                 "active": status == "Accepted",
             }
             if status == "Accepted" and monitor_id is not None:
@@ -125,7 +118,7 @@ def monitors_set(
 
 def monitors_cleared(station_id: str, results: Sequence[dict[str, Any]]) -> int:
     """ClearVariableMonitoring's results (N06): Accepted and NotFound monitors are gone."""
-    gone = [int(r["id"]) for r in results if _get(r, "status") in ("Accepted", "NotFound")]
+    gone = [int(r["id"]) for r in results if field(r, "status") in ("Accepted", "NotFound")]
     removed, _ = VariableMonitor.objects.filter(station_id=station_id, monitor_id__in=gone).delete()
     return removed
 
@@ -163,7 +156,7 @@ def monitoring_report_part(
         count = 0
         for item in monitors:
             component, variable = _labels(item)
-            for monitor in _get(item, "variableMonitoring", []):
+            for monitor in field(item, "variableMonitoring", []):
                 existing = VariableMonitor.objects.filter(
                     station_id=station_id, monitor_id=int(monitor["id"])
                 ).first()
@@ -215,9 +208,9 @@ def events_received(station_id: str, event_data: Sequence[dict[str, Any]]) -> li
     reports the same component and variable cleared."""
     with atomic():
         monitor_ids = {
-            int(_get(e, "variableMonitoringId"))
+            int(field(e, "variableMonitoringId"))
             for e in event_data
-            if _get(e, "variableMonitoringId") is not None
+            if field(e, "variableMonitoringId") is not None
         }
         severities = dict(
             VariableMonitor.objects.filter(
@@ -227,22 +220,22 @@ def events_received(station_id: str, event_data: Sequence[dict[str, Any]]) -> li
         notices: list[StationNotice] = []
         for item in event_data:
             component, variable = _labels(item)
-            monitor_id = _get(item, "variableMonitoringId")
+            monitor_id = field(item, "variableMonitoringId")
             timestamp = parse_ocpp_time(item["timestamp"]) or utcnow()
             notice, created = StationNotice.objects.get_or_create(
                 station_id=station_id,
-                event_id=int(_get(item, "eventId")),
+                event_id=int(field(item, "eventId")),
                 timestamp=timestamp,
                 defaults={
                     "trigger": str(item["trigger"]),
                     "cause": item.get("cause"),
-                    "actual_value": str(_get(item, "actualValue"))[:2500],
-                    "tech_code": str(_get(item, "techCode", "") or "")[:50],
-                    "tech_info": str(_get(item, "techInfo", "") or "")[:500],
+                    "actual_value": str(field(item, "actualValue"))[:2500],
+                    "tech_code": str(field(item, "techCode", "") or "")[:50],
+                    "tech_info": str(field(item, "techInfo", "") or "")[:500],
                     "cleared": bool(item.get("cleared", False)),
-                    "transaction_id": str(_get(item, "transactionId", "") or ""),
+                    "transaction_id": str(field(item, "transactionId", "") or ""),
                     "monitor_id": monitor_id,
-                    "notification_type": str(_get(item, "eventNotificationType")),
+                    "notification_type": str(field(item, "eventNotificationType")),
                     "component": component,
                     "variable": variable,
                     "severity": severities.get(monitor_id) if monitor_id is not None else None,

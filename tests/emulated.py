@@ -5,12 +5,16 @@ transaction message queued and every frame, both ways."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from channels.db import database_sync_to_async
+
 from emulator.station import EmulatedStation, OutboxItem, StationOptions
+from stations.models import Station
 
 
 class TappedStation(EmulatedStation):
@@ -104,3 +108,44 @@ async def shut_down(station: EmulatedStation, task: asyncio.Task[Any], grace: fl
     except TimeoutError:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    server: Any,
+    identity: str,
+    version: str = "2.0.1",
+    *,
+    seed: int = 5,
+    timeout: float = 10.0,
+    **options: Any,
+) -> AsyncIterator[WatchedStation]:
+    """A registered, connected and booted WatchedStation of the live `server`, for the block."""
+    await database_sync_to_async(Station.objects.create)(id=identity)
+    station = WatchedStation(
+        StationOptions(
+            identity=identity,
+            url=f"{server.url}/ocpp/",
+            protocol=version,
+            call_timeout=timeout,
+            **options,
+        ),
+        rng=random.Random(seed),
+    )
+    task = asyncio.create_task(station.run())
+    try:
+        await asyncio.wait_for(station.online.wait(), timeout)
+        yield station
+    finally:
+        await shut_down(station, task, 2)
+
+
+def all_parts_answered(station: WatchedStation, action: str) -> Callable[[], bool]:
+    """A predicate: the station sent the last part (tbc false) of its `action` report, and the
+    CSMS answered every part (so all of them are stored)."""
+
+    def done() -> bool:
+        parts = [p for a, p in station.sent if a == action]
+        return bool(parts) and not parts[-1]["tbc"] and station.answered.count(action) == len(parts)
+
+    return done

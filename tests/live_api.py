@@ -46,3 +46,16 @@ class LiveApi:
 
     async def command(self, station: str, action: str, payload: dict[str, Any]) -> tuple[int, Any]:
         return await self.call("POST", f"/stations/{station}/commands/{action}/", payload)
+
+
+async def full_report(api: LiveApi, station: Any, request_id: int, timeout: float = 10.0) -> None:
+    """GetBaseReport FullInventory through REST, and every NotifyReport part stored."""
+    from tests.emulated import all_parts_answered
+
+    status, answer = await api.command(
+        station.identity,
+        "GetBaseReport",
+        {"requestId": request_id, "reportBase": "FullInventory"},
+    )
+    assert (status, answer) == (200, {"status": "Accepted"}), answer
+    await station.until(all_parts_answered(station, "NotifyReport"), timeout)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,10 +39,10 @@ from devicemodel.models import (
     VariableAttribute,
     VariableChange,
 )
-from emulator.station import StationOptions
 from stations.models import Station
-from tests.emulated import WatchedStation, shut_down
+from tests.emulated import WatchedStation, running
 from tests.live_api import LiveApi, staff_token
+from tests.live_api import full_report as live_full_report
 from tests.ocpp_client import connect_ws
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -63,46 +61,9 @@ class Api:
         return await self.live.command(self.station, action, payload)
 
 
-@contextlib.asynccontextmanager
-async def emulated(
-    server: Any, identity: str, version: str, **options: Any
-) -> AsyncIterator[WatchedStation]:
-    await database_sync_to_async(Station.objects.create)(id=identity)
-    station = WatchedStation(
-        StationOptions(
-            identity=identity,
-            url=f"{server.url}/ocpp/",
-            protocol=version,
-            call_timeout=TIMEOUT,
-            **options,
-        ),
-        rng=random.Random(5),
-    )
-    task = asyncio.create_task(station.run())
-    try:
-        await asyncio.wait_for(station.online.wait(), TIMEOUT)
-        yield station
-    finally:
-        await shut_down(station, task, 2)
-
-
 async def full_report(api: Api, station: WatchedStation, request_id: int) -> Report:
     """GetBaseReport FullInventory, and the stored report once its last part was answered."""
-    status, answer = await api.command(
-        "GetBaseReport", {"requestId": request_id, "reportBase": "FullInventory"}
-    )
-    assert (status, answer) == (200, {"status": "Accepted"})
-
-    def last_part_answered() -> bool:
-        parts = [p for a, p in station.sent if a == "NotifyReport" and p["requestId"] == request_id]
-        return (
-            bool(parts)
-            and not parts[-1]["tbc"]
-            and station.answered.count("NotifyReport")
-            >= len([a for a, _ in station.sent if a == "NotifyReport"])
-        )
-
-    await station.until(last_part_answered, TIMEOUT)
+    await live_full_report(api.live, station, request_id)
     return await Report.objects.aget(station_id=station.identity, request_id=request_id)
 
 
@@ -119,7 +80,7 @@ def attribute(station_id: str, component: str, variable: str, **where: Any) -> V
 
 async def test_b07_a_full_inventory_is_stored_with_its_characteristics(live_daphne):
     token = await staff_token()
-    async with emulated(live_daphne, "DM_1", "2.0.1", connectors=2) as station:
+    async with running(live_daphne, "DM_1", "2.0.1", connectors=2) as station:
         api = Api(live_daphne, token, "DM_1")
         report = await full_report(api, station, 501)
         expected = station.device.report()
@@ -154,7 +115,7 @@ async def test_b06_fr_05_get_variables_never_exceeds_items_per_message(live_daph
     """TC_B_08_CSMS: with ItemsPerMessage[GetVariables] = 4, five variables go as 4 + 1, and the
     answer has all five results, each value stored."""
     token = await staff_token()
-    async with emulated(live_daphne, "DM_2", "2.0.1", items_per_message=4) as station:
+    async with running(live_daphne, "DM_2", "2.0.1", items_per_message=4) as station:
         api = Api(live_daphne, token, "DM_2")
         await full_report(api, station, 502)
         wanted = [
@@ -185,7 +146,7 @@ async def test_b06_fr_05_get_variables_never_exceeds_items_per_message(live_daph
 
 async def test_b06_a_station_that_reported_no_limit_gets_one_message(live_daphne):
     token = await staff_token()
-    async with emulated(live_daphne, "DM_3", "2.0.1") as station:
+    async with running(live_daphne, "DM_3", "2.0.1") as station:
         api = Api(live_daphne, token, "DM_3")
         status, answer = await api.command(
             "GetVariables",
@@ -209,7 +170,7 @@ async def test_b06_a_station_that_reported_no_limit_gets_one_message(live_daphne
 
 async def test_b05_set_variables_are_checked_recorded_and_split(live_daphne):
     token = await staff_token()
-    async with emulated(live_daphne, "DM_4", "2.0.1", items_per_message=2) as station:
+    async with running(live_daphne, "DM_4", "2.0.1", items_per_message=2) as station:
         api = Api(live_daphne, token, "DM_4")
         await full_report(api, station, 503)
 
@@ -292,7 +253,7 @@ async def test_b05_set_variables_are_checked_recorded_and_split(live_daphne):
 
 async def test_b05_a_password_is_sent_but_never_stored(live_daphne):
     token = await staff_token()
-    async with emulated(live_daphne, "DM_5", "2.0.1") as station:
+    async with running(live_daphne, "DM_5", "2.0.1") as station:
         api = Api(live_daphne, token, "DM_5")
         status, answer = await api.command(
             "SetVariables",
@@ -315,7 +276,7 @@ async def test_b05_a_password_is_sent_but_never_stored(live_daphne):
 
 async def test_16_get_configuration_lands_in_the_device_model(live_daphne):
     token = await staff_token()
-    async with emulated(live_daphne, "DM_6", "1.6", configuration_max_keys=2) as station:
+    async with running(live_daphne, "DM_6", "1.6", configuration_max_keys=2) as station:
         api = Api(live_daphne, token, "DM_6")
         status, answer = await api.command("GetConfiguration", {})
         assert status == 200
@@ -353,7 +314,7 @@ async def test_16_get_configuration_lands_in_the_device_model(live_daphne):
 
 async def test_16_change_configuration_is_checked_and_recorded(live_daphne):
     token = await staff_token()
-    async with emulated(live_daphne, "DM_7", "1.6") as station:
+    async with running(live_daphne, "DM_7", "1.6") as station:
         api = Api(live_daphne, token, "DM_7")
         await api.command("GetConfiguration", {})
         status, answer = await api.command(

@@ -12,58 +12,17 @@ as the station, the commands through REST and the configuration page's form.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 
 from displays.models import DisplayMessage
-from emulator.station import StationOptions
-from stations.models import Station
-from tests.emulated import WatchedStation, shut_down
-from tests.live_api import LiveApi, staff_token
+from tests.emulated import running
+from tests.live_api import LiveApi, full_report, staff_token
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
 TIMEOUT = 10.0
-
-
-@contextlib.asynccontextmanager
-async def emulated(server: Any, identity: str) -> AsyncIterator[WatchedStation]:
-    await database_sync_to_async(Station.objects.create)(id=identity)
-    station = WatchedStation(
-        StationOptions(
-            identity=identity, url=f"{server.url}/ocpp/", protocol="2.0.1", call_timeout=TIMEOUT
-        ),
-        rng=random.Random(13),
-    )
-    task = asyncio.create_task(station.run())
-    try:
-        await asyncio.wait_for(station.online.wait(), TIMEOUT)
-        yield station
-    finally:
-        await shut_down(station, task, 2)
-
-
-async def report(api: LiveApi, station: WatchedStation) -> None:
-    status, _ = await api.command(
-        station.identity, "GetBaseReport", {"requestId": 800, "reportBase": "FullInventory"}
-    )
-    assert status == 200
-
-    def done() -> bool:
-        parts = [p for a, p in station.sent if a == "NotifyReport"]
-        return (
-            bool(parts)
-            and not parts[-1]["tbc"]
-            and station.answered.count("NotifyReport") == len(parts)
-        )
-
-    await station.until(done, TIMEOUT)
 
 
 def message(text: str, **extra: Any) -> dict[str, Any]:
@@ -79,8 +38,8 @@ def message(text: str, **extra: Any) -> dict[str, Any]:
 
 async def test_o01_o05_o06_messages_are_set_replaced_and_cleared(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "DSP_1") as station:
-        await report(api, station)
+    async with running(live_daphne, "DSP_1") as station:
+        await full_report(api, station, 800)
         protocol: Any = station.protocol
         # A payload without an id (0): the CSMS gives it the next one.
         status, answer = await api.command(
@@ -115,8 +74,8 @@ async def test_o01_o05_o06_messages_are_set_replaced_and_cleared(live_daphne):
 
 async def test_o01_a_full_screen_and_an_unknown_transaction(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "DSP_2") as station:
-        await report(api, station)
+    async with running(live_daphne, "DSP_2") as station:
+        await full_report(api, station, 800)
         for i in range(5):  # the emulator's screen has 5 slots
             status, answer = await api.command("DSP_2", "SetDisplayMessage", message(f"m{i}"))
             assert answer == {"status": "Accepted"}
@@ -138,7 +97,7 @@ async def test_o01_a_full_screen_and_an_unknown_transaction(live_daphne):
 
 async def test_o03_o04_reported_messages_are_stored(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "DSP_3") as station:
+    async with running(live_daphne, "DSP_3") as station:
         await api.command("DSP_3", "SetDisplayMessage", message("ours"))
         protocol: Any = station.protocol
         protocol.messages[40] = {  # shown by the station on its own (a local operator)

@@ -12,21 +12,15 @@ real server, emulated stations of both versions, the lists composed and sent thr
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from channels.db import database_sync_to_async
 
-from emulator.station import StationOptions
 from locallists.models import AuthorizationList, ListUpdate, StationList
-from stations.models import IdToken, Station
-from tests.emulated import WatchedStation, shut_down
-from tests.live_api import LiveApi, staff_token
+from stations.models import IdToken
+from tests.emulated import WatchedStation, running
+from tests.live_api import LiveApi, full_report, staff_token
 from tests.servers import AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
@@ -40,45 +34,9 @@ def tokens(*names: str, **fields: Any) -> list[IdToken]:
     return [IdToken.objects.create(token=name, **fields) for name in names]
 
 
-def updates(station: ListStation) -> list[dict[str, Any]]:
+def updates(station: WatchedStation) -> list[dict[str, Any]]:
     """The SendLocalList payloads the station was sent, in order (from its frames)."""
-    return [p for a, p in station.sent_to if a == "SendLocalList"]
-
-
-class ListStation(WatchedStation):
-    """Also keeps the payload of every CALL it is sent."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sent_to: list[tuple[str, dict[str, Any]]] = []
-
-    def on_frame(self, direction: str, text: str, message_type: int, action: str) -> None:
-        if message_type == 2 and direction == "in":
-            self.sent_to.append((action, json.loads(text)[3]))
-        super().on_frame(direction, text, message_type, action)
-
-
-@contextlib.asynccontextmanager
-async def listening(
-    server: Any, identity: str, version: str, **options: Any
-) -> AsyncIterator[ListStation]:
-    await database_sync_to_async(Station.objects.create)(id=identity)
-    station = ListStation(
-        StationOptions(
-            identity=identity,
-            url=f"{server.url}/ocpp/",
-            protocol=version,
-            call_timeout=TIMEOUT,
-            **options,
-        ),
-        rng=random.Random(7),
-    )
-    task = asyncio.create_task(station.run())
-    try:
-        await asyncio.wait_for(station.online.wait(), TIMEOUT)
-        yield station
-    finally:
-        await shut_down(station, task, 2)
+    return [p for a, p in station.sent_calls() if a == "SendLocalList"]
 
 
 def entries(payload: dict[str, Any]) -> dict[str, str | None]:
@@ -96,26 +54,13 @@ def version_of(payload: dict[str, Any]) -> int:
     return int(payload.get("listVersion", payload.get("versionNumber", -1)))
 
 
-async def learn_limits(api: LiveApi, station: ListStation, version: str) -> None:
+async def learn_limits(api: LiveApi, station: WatchedStation, version: str) -> None:
     """The CSMS reads the station's limits as an operator's first look does."""
     if version == "1.6":
         status, _ = await api.command(station.identity, "GetConfiguration", {})
         assert status == 200
         return
-    status, _ = await api.command(
-        station.identity, "GetBaseReport", {"requestId": 77, "reportBase": "FullInventory"}
-    )
-    assert status == 200
-
-    def last_part_answered() -> bool:
-        parts = [p for a, p in station.sent if a == "NotifyReport"]
-        return (
-            bool(parts)
-            and not parts[-1]["tbc"]
-            and station.answered.count("NotifyReport") == len(parts)
-        )
-
-    await station.until(last_part_answered, TIMEOUT)
+    await full_report(api, station, 77)
 
 
 @database_sync_to_async
@@ -130,7 +75,7 @@ async def test_d01_full_then_differential_updates(live_daphne, version):
     api = LiveApi(live_daphne, await staff_token())
     await tokens("CARD-A", "CARD-B", "CARD-C")
     await tokens("CARD-X", status="Blocked")
-    async with listening(live_daphne, "LL_1", version) as station:
+    async with running(live_daphne, "LL_1", version) as station:
         await make_list("depot")
         status, body = await api.call("PUT", "/stations/LL_1/local-list/", {"list": "depot"})
         assert (status, body["state"]) == (200, "outdated")
@@ -187,7 +132,7 @@ async def test_d01_full_then_differential_updates(live_daphne, version):
 async def test_d01_fr_11_each_message_within_the_stations_limit(live_daphne, version):
     api = LiveApi(live_daphne, await staff_token())
     await tokens(*TOKENS)
-    async with listening(live_daphne, "LL_2", version, local_list_items=2) as station:
+    async with running(live_daphne, "LL_2", version, local_list_items=2) as station:
         await learn_limits(api, station, version)
         await make_list("all")
         await api.call("PUT", "/stations/LL_2/local-list/", {"list": "all"})
@@ -207,7 +152,7 @@ async def test_d01_fr_11_each_message_within_the_stations_limit(live_daphne, ver
 async def test_d01_fr_12_a_list_longer_than_the_station_holds_is_not_sent(live_daphne, version):
     api = LiveApi(live_daphne, await staff_token())
     await tokens(*TOKENS)
-    async with listening(live_daphne, "LL_3", version, local_list_max=3) as station:
+    async with running(live_daphne, "LL_3", version, local_list_max=3) as station:
         await learn_limits(api, station, version)
         await make_list("all")
         await api.call("PUT", "/stations/LL_3/local-list/", {"list": "all"})
@@ -221,7 +166,7 @@ async def test_d01_fr_12_a_list_longer_than_the_station_holds_is_not_sent(live_d
 async def test_d02_a_station_that_lost_its_list_gets_a_full_update(live_daphne, version):
     api = LiveApi(live_daphne, await staff_token())
     await tokens("CARD-A", "CARD-B")
-    async with listening(live_daphne, "LL_4", version) as station:
+    async with running(live_daphne, "LL_4", version) as station:
         await make_list("all")
         await api.call("PUT", "/stations/LL_4/local-list/", {"list": "all"})
         await api.call("POST", "/stations/LL_4/local-list/sync/", {})
@@ -239,7 +184,7 @@ async def test_d02_a_station_that_lost_its_list_gets_a_full_update(live_daphne, 
 async def test_a_version_mismatch_sends_the_complete_list_next(live_daphne, version):
     api = LiveApi(live_daphne, await staff_token())
     await tokens("CARD-A")
-    async with listening(live_daphne, "LL_5", version) as station:
+    async with running(live_daphne, "LL_5", version) as station:
         await make_list("all")
         await api.call("PUT", "/stations/LL_5/local-list/", {"list": "all"})
         await api.call("POST", "/stations/LL_5/local-list/sync/", {})
@@ -262,7 +207,7 @@ async def test_a_changed_token_reaches_the_station_without_an_operator(version):
     try:
         api = LiveApi(server, await staff_token())
         await tokens("CARD-A")
-        async with listening(server, "LL_6", version) as station:
+        async with running(server, "LL_6", version) as station:
             await make_list("all")
             await api.call("PUT", "/stations/LL_6/local-list/", {"list": "all"})
             await station.until(lambda: station.local_list == {"CARD-A": "Accepted"}, TIMEOUT)

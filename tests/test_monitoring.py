@@ -12,22 +12,15 @@ the station, commands through REST.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from channels.db import database_sync_to_async
 
 from devicemodel.models import VariableAttribute
-from emulator.station import StationOptions
 from emulator.v201.monitoring import Monitor
 from monitoring.models import Alert, CustomerRequest, StationNotice, VariableMonitor
-from stations.models import Station
-from tests.emulated import WatchedStation, shut_down
-from tests.live_api import LiveApi, staff_token
+from tests.emulated import WatchedStation, running
+from tests.live_api import LiveApi, full_report, staff_token
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -35,47 +28,9 @@ TIMEOUT = 10.0
 HEARTBEAT = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
 
 
-@contextlib.asynccontextmanager
-async def emulated(server: Any, identity: str, **options: Any) -> AsyncIterator[WatchedStation]:
-    await database_sync_to_async(Station.objects.create)(id=identity)
-    station = WatchedStation(
-        StationOptions(
-            identity=identity,
-            url=f"{server.url}/ocpp/",
-            protocol="2.0.1",
-            call_timeout=TIMEOUT,
-            **options,
-        ),
-        rng=random.Random(11),
-    )
-    task = asyncio.create_task(station.run())
-    try:
-        await asyncio.wait_for(station.online.wait(), TIMEOUT)
-        yield station
-    finally:
-        await shut_down(station, task, 2)
-
-
 def answered(station: WatchedStation, action: str, count: int = 1):
     """A predicate: the CSMS answered `count` of the station's `action` CALLs."""
     return lambda: station.answered.count(action) >= count
-
-
-async def full_report(api: LiveApi, station: WatchedStation) -> None:
-    status, _ = await api.command(
-        station.identity, "GetBaseReport", {"requestId": 900, "reportBase": "FullInventory"}
-    )
-    assert status == 200
-
-    def done() -> bool:
-        parts = [p for a, p in station.sent if a == "NotifyReport"]
-        return (
-            bool(parts)
-            and not parts[-1]["tbc"]
-            and station.answered.count("NotifyReport") == len(parts)
-        )
-
-    await station.until(done, TIMEOUT)
 
 
 async def set_heartbeat(api: LiveApi, station: str, value: str) -> None:
@@ -87,7 +42,7 @@ async def set_heartbeat(api: LiveApi, station: str, value: str) -> None:
 
 async def test_n04_n07_a_monitor_raises_an_alert_that_clears_with_the_station(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "MON_1") as station:
+    async with running(live_daphne, "MON_1") as station:
         status, answer = await api.command(
             "MON_1",
             "SetVariableMonitoring",
@@ -127,7 +82,7 @@ async def test_n04_n07_a_monitor_raises_an_alert_that_clears_with_the_station(li
 
 async def test_n07_an_event_below_the_operators_severity_is_no_alert(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "MON_2") as station:
+    async with running(live_daphne, "MON_2") as station:
         await api.command(
             "MON_2",
             "SetVariableMonitoring",
@@ -148,8 +103,8 @@ async def test_n04_fr_09_n06_fr_04_requests_within_the_monitoring_limits(live_da
     """TC_N_18: with MonitoringCtrlr.ItemsPerMessage[...] = 3, five monitors are set in two
     requests and cleared in two (the emulator refuses more)."""
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "MON_3", items_per_message=3) as station:
-        await full_report(api, station)
+    async with running(live_daphne, "MON_3", items_per_message=3) as station:
+        await full_report(api, station, 900)
         data = [
             {"value": 100 * (i + 1), "type": "UpperThreshold", "severity": 5, **HEARTBEAT}
             for i in range(5)
@@ -171,7 +126,7 @@ async def test_n04_fr_09_n06_fr_04_requests_within_the_monitoring_limits(live_da
 
 async def test_n02_n03_n05_reports_base_and_level(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "MON_4") as station:
+    async with running(live_daphne, "MON_4") as station:
         await api.command(
             "MON_4",
             "SetVariableMonitoring",
@@ -208,7 +163,7 @@ async def test_n02_n03_n05_reports_base_and_level(live_daphne):
 
 async def test_n09_n10_customer_information_is_reported_and_cleared(live_daphne):
     api = LiveApi(live_daphne, await staff_token())
-    async with emulated(live_daphne, "MON_5") as station:
+    async with running(live_daphne, "MON_5") as station:
         protocol: Any = station.protocol
         protocol.customer_data["driver-42"] = "driver-42: 3 sessions, last 2026-12-01"
         status, answer = await api.command(
