@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from devicemodel.references import Address, ComponentRef, VariableRef
+from stations.remote.answers import Answer
 from stations.remote.delivery import send_command
 from stations.remote.results import CommandResult, Outcome
 
@@ -69,3 +70,25 @@ async def send_all(
             return label, result
         merged.extend(result.payload.get(result_key, []))
     return label, CommandResult(Outcome.ANSWERED, {result_key: merged}, duration_ms=duration)
+
+
+def report_requested(
+    answer: Answer, kind: str, criteria_keys: Sequence[str] = (), *, nothing: str = ""
+) -> None:
+    """Record the answer to a request whose results come as parts (GetReport,
+    GetMonitoringReport, GetDisplayMessages, ...): its report, of `kind`, with the request's
+    criteria. `nothing`: the status by which the station says nothing will follow, when it is not
+    EmptyResultSet (GetDisplayMessages says Unknown)."""
+    from devicemodel import reports
+
+    status = str(answer.response.get("status", ""))
+    if nothing and status == nothing:
+        status = "EmptyResultSet"
+    reports.report_answered(
+        answer.station_id,
+        int(answer.payload["requestId"]),
+        kind,
+        status,
+        criteria={k: answer.payload[k] for k in criteria_keys if k in answer.payload},
+        user=answer.user,
+    )

@@ -369,13 +369,7 @@ BASE_REPORT = register(
 
 @records("GetBaseReport")
 def _base_report_answered(answer: Answer) -> None:
-    reports.report_answered(
-        answer.station_id,
-        int(answer.payload["requestId"]),
-        str(answer.payload["reportBase"]),
-        str(answer.response.get("status", "")),
-        user=answer.user,
-    )
+    commands.report_requested(answer, str(answer.payload["reportBase"]))
 
 
 @dataclass(frozen=True)
@@ -480,18 +474,8 @@ GET_REPORT = register(
 
 @records("GetReport")
 def _report_answered(answer: Answer) -> None:
-    criteria: dict[str, Any] = {
-        k: answer.payload[k]
-        for k in ("componentCriteria", "componentVariable")
-        if k in answer.payload
-    }
-    reports.report_answered(
-        answer.station_id,
-        int(answer.payload["requestId"]),
-        Report.Kind.CUSTOM,
-        str(answer.response.get("status", "")),
-        criteria=criteria,
-        user=answer.user,
+    commands.report_requested(
+        answer, Report.Kind.CUSTOM, ("componentCriteria", "componentVariable")
     )
 
 

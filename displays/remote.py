@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from devicemodel import reports
+from devicemodel import commands
 from devicemodel.models import Report
 from displays import services
 from displays.models import MessageFormat, MessageState, Priority
@@ -168,19 +168,8 @@ register(
 
 @records("GetDisplayMessages")
 def _displays_answered(answer: Answer) -> None:
-    criteria: dict[str, Any] = {
-        k: answer.payload[k] for k in ("id", "priority", "state") if k in answer.payload
-    }
-    reports.report_answered(
-        answer.station_id,
-        int(answer.payload["requestId"]),
-        Report.Kind.DISPLAY,
-        # "Unknown": the station shows no such message; nothing follows.
-        "EmptyResultSet"
-        if answer.response.get("status") == "Unknown"
-        else str(answer.response.get("status", "")),
-        criteria=criteria,
-        user=answer.user,
+    commands.report_requested(
+        answer, Report.Kind.DISPLAY, ("id", "priority", "state"), nothing="Unknown"
     )
 
 

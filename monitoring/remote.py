@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from devicemodel import changes, commands, inventory, reports
+from devicemodel import changes, commands, inventory
 from devicemodel.models import Report
 from devicemodel.references import Address
 from monitoring import services
@@ -296,18 +296,8 @@ register(
 
 @records("GetMonitoringReport")
 def _monitoring_report_answered(answer: Answer) -> None:
-    criteria: dict[str, Any] = {
-        k: answer.payload[k]
-        for k in ("monitoringCriteria", "componentVariable")
-        if k in answer.payload
-    }
-    reports.report_answered(
-        answer.station_id,
-        int(answer.payload["requestId"]),
-        Report.Kind.MONITORING,
-        str(answer.response.get("status", "")),
-        criteria=criteria,
-        user=answer.user,
+    commands.report_requested(
+        answer, Report.Kind.MONITORING, ("monitoringCriteria", "componentVariable")
     )
 
 
