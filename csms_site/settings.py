@@ -302,6 +302,11 @@ OCPP_RESERVATION_SWEEP_SECONDS = env_float("OCPP_RESERVATION_SWEEP_SECONDS", 5.0
 # their update, and how many a tick.
 OCPP_LOCAL_LIST_SYNC_SECONDS = env_float("OCPP_LOCAL_LIST_SYNC_SECONDS", 30.0)
 OCPP_LOCAL_LIST_SYNC_BATCH = env_int("OCPP_LOCAL_LIST_SYNC_BATCH", 50)
+# Security profiles (stations/security.py): read the verified client certificate from the headers
+# of a TLS-terminating proxy (X-SSL-Client-Verify, X-SSL-Client-S-DN). Only where every connection
+# comes through a proxy that sets them itself (the compose stack's nginx): anyone else could forge
+# them.
+OCPP_TLS_CLIENT_HEADERS = env_bool("OCPP_TLS_CLIENT_HEADERS", False)
 # Monitoring (monitoring/): a station's event is an alert at this severity or worse (OCPP's 0
 # Danger ... 9 Debug; 4 is Error).
 OCPP_ALERT_SEVERITY = env_int("OCPP_ALERT_SEVERITY", 4)

@@ -103,10 +103,19 @@ class StationAdminForm(forms.ModelForm):
 
     class Meta:
         model = Station
-        fields = ["id", "registration_status"]
+        fields = ["id", "registration_status", "security_profile"]
+
+    def clean_security_profile(self) -> int:
+        value = self.cleaned_data.get("security_profile")
+        if value in (None, ""):
+            return int(self.instance.security_profile)
+        return int(value)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "security_profile" in self.fields:
+            # Left out of a post, it stays what it was (a new station: its key, if it has one).
+            self.fields["security_profile"].required = False
         if "password" in self.fields and self.instance._state.adding:
             # A new station gets a password from the start; a station with none is a deliberate
             # choice better made (and warned about) in `manage.py register_station`.
@@ -193,11 +202,20 @@ class StationAdmin(admin.ModelAdmin):
         "last_heartbeat_at",
         "failed_logins",
     ]
-    list_filter = ["connected", "protocol", "registration_status", "boot_status"]
+    list_filter = [
+        "connected",
+        "protocol",
+        "registration_status",
+        "boot_status",
+        "security_profile",
+    ]
     search_fields = ["id", "vendor", "model", "serial_number"]
     readonly_fields = [*STATION_REPORTED_FIELDS, *CONNECTION_FIELDS, *SECURITY_FIELDS]
     fieldsets = [
-        ("Identity & registration", {"fields": ["id", "password", "registration_status"]}),
+        (
+            "Identity & registration",
+            {"fields": ["id", "password", "registration_status", "security_profile"]},
+        ),
         ("Reported by the station", {"fields": STATION_REPORTED_FIELDS}),
         ("Connection", {"fields": CONNECTION_FIELDS}),
         ("Security", {"fields": SECURITY_FIELDS}),

@@ -27,7 +27,7 @@ from opentelemetry.trace import SpanKind
 from csms_site import metrics
 from ocppj import CallErrorReceived, ErrorCode, OcppError, RpcEndpoint, frames, telemetry
 from ocppj.errors import InvalidResponse
-from stations import background, db, handshake, throttle
+from stations import background, db, handshake, security, throttle
 from stations.identity import is_valid_identity, station_group
 from stations.liveness import silence_watch
 from stations.ocpp import SESSIONS, StationSession
@@ -119,17 +119,28 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
             return
 
         credentials = parse_basic_authorization(handshake.header(self.scope, b"authorization"))
-        admission = await self._authenticate(identity, address, credentials, version)
+        connection = security.from_scope(self.scope)
+        admission = await self._authenticate(identity, address, credentials, version, connection)
         if admission is None:
             return
         await self._admit(identity, address, subprotocol, version, admission)
 
     async def _authenticate(
-        self, identity: str, address: str, credentials: Credentials, version: str
+        self,
+        identity: str,
+        address: str,
+        credentials: Credentials,
+        version: str,
+        connection: security.ConnectionSecurity,
     ) -> Admission | None:
         """The login throttle's verdict first (stations/throttle.py), in memory; then, unless it
-        refused, one hop to `station_admit`. None: refused (the refusal is sent)."""
-        verdict = throttle.assess(identity, address, credentials)
+        refused, one hop to `station_admit`. None: refused (the refusal is sent). A connection
+        whose verified client certificate names the identity passes the throttle: TLS proved
+        who it is, and no failure of others may hold it back."""
+        if connection.client_cn == identity:
+            verdict = throttle.Verdict.NORMAL
+        else:
+            verdict = throttle.assess(identity, address, credentials)
         for _ in range(3):  # a check of this identity, or the identity index, is under way
             if verdict is not throttle.Verdict.WAIT:
                 break
@@ -162,6 +173,7 @@ class StationConsumer(LeanDispatch, AsyncWebsocketConsumer):
                 protocol=version,
                 channel_name=self.channel_name,
                 record=not throttled,
+                connection=connection,
             )
         except Exception:
             await self.channel_layer.group_discard(group, self.channel_name)

@@ -25,6 +25,13 @@ class RegistrationStatus(models.TextChoices):
     REJECTED = "Rejected"
 
 
+class SecurityProfile(models.IntegerChoices):
+    KEY_IF_SET = 0, "0: its key if it has one"
+    BASIC = 1, "1: Basic auth"
+    TLS_BASIC = 2, "2: TLS and Basic auth"
+    TLS_CERTIFICATE = 3, "3: TLS and a client certificate"
+
+
 class Station(models.Model):
     id = models.CharField(
         "identity", primary_key=True, max_length=48, validators=[validate_identity]
@@ -36,6 +43,11 @@ class Station(models.Model):
     )
     registration_status = models.CharField(
         max_length=16, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
+    )
+    security_profile = models.PositiveSmallIntegerField(
+        choices=SecurityProfile.choices,
+        default=SecurityProfile.KEY_IF_SET,
+        help_text="The least it may connect with (stations/security.py): a lower one is refused.",
     )
     protocol = models.CharField(max_length=8, choices=Protocol.choices, blank=True)
 

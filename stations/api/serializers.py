@@ -167,7 +167,7 @@ class StaffStationSerializer(StationSerializer):
 
     class Meta:
         model = Station
-        fields = [*STATION_READ_FIELDS, *STATION_STAFF_FIELDS, "password"]
+        fields = [*STATION_READ_FIELDS, *STATION_STAFF_FIELDS, "security_profile", "password"]
         read_only_fields = [
             f
             for f in [*STATION_READ_FIELDS, *STATION_STAFF_FIELDS]

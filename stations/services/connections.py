@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from stations import db
+from stations import db, security
 from stations.clock import utcnow
 from stations.events import publish
 from stations.models import RegistrationStatus, Station, StationEvent
@@ -49,6 +49,7 @@ def station_admit(
     protocol: str,
     channel_name: str,
     record: bool = True,
+    connection: security.ConnectionSecurity = security.PLAIN,
 ) -> Admission:
     """Authenticate a handshake and, if it holds, make this socket the station's live connection.
 
@@ -76,7 +77,15 @@ def station_admit(
             )
 
         keys = station_keys(station)
-        problem = credential_problem(keys, identity, credentials)
+        problem = security.profile_problem(
+            station.security_profile, identity, credentials is not None, connection
+        )
+        if problem:
+            if record:
+                _record_refusal(identity, address, "SecurityProfileViolation", problem)
+            return Admission(False, 401, "Refused by the station's security profile", keys=keys)
+        if station.security_profile != 3:  # profile 3: the certificate proved it
+            problem = credential_problem(keys, identity, credentials)
         if problem:
             if record:
                 Station.objects.filter(pk=identity).update(
