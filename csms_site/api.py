@@ -94,6 +94,7 @@ ROOT_ENDPOINTS: list[tuple[str, str, dict[str, str]]] = [
     ("station-messages", "station-messages", {"station_id": "id"}),
     ("station-reserve", "station-reserve", {"station_id": "id"}),
     ("station-command", "station-command", {"station_id": "id", "action": "Action"}),
+    ("station-rotate-key", "station-rotate-key", {"station_id": "id"}),
     ("station-variables", "station-variables", {"station_id": "id"}),
     ("station-reports", "station-reports", {"station_id": "id"}),
     ("variable-changes", "variable-changes", {}),

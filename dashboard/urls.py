@@ -15,6 +15,11 @@ urlpatterns = [
         name="station-configuration",
     ),
     path(
+        "stations/<str:station_id>/actions/rotate-key/",  # before the declared commands
+        views.station_rotate_key,
+        name="station-rotate-key",
+    ),
+    path(
         "stations/<str:station_id>/actions/<slug:action>/",
         views.station_action,
         name="station-action",

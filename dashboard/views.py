@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import wraps
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -28,6 +29,7 @@ from monitoring import services as monitoring_services
 from monitoring.models import Alert
 from reservations import services as reservation_services
 from reservations.models import Reservation
+from stations import keys
 from stations.models import Connector, MessageLog, Station, Transaction
 from stations.remote import verdict
 from stations.remote.catalog import InputError, NotFound, spec_named
@@ -283,3 +285,29 @@ def alert_acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("dashboard:overview")
     return redirect(back)
+
+
+@require_POST
+@operators_only
+def station_rotate_key(request: HttpRequest, station_id: str) -> HttpResponse:
+    """A new Basic-auth key for the station (stations/keys.py); the page shows it once."""
+    station = get_object_or_404(Station, pk=station_id)
+    try:
+        rotation = async_to_sync(keys.rotate)(station.pk, user=request.user, source="dashboard")
+    except (InputError, CommandRefused) as error:
+        return _reply(request, station, _refused(error), status=400)
+    result = rotation.result
+    if rotation.pending:
+        body = {
+            "ok": True,
+            "level": "ok",
+            "outcome": result.outcome,
+            "message": (
+                f"{station.pk} has a new key: {rotation.key} (shown once). The old key works "
+                "until the station connects with the new one."
+            ),
+        }
+        return _reply(request, station, body)
+    return _reply(
+        request, station, verdict.judge(result, station.pk, "the key rotation").as_dict(result)
+    )

@@ -153,6 +153,12 @@ def check(station_id: str, settings: Sequence[Setting], *, value_max: int = VALU
         seen.add(key)
     for setting in settings:
         name = str(setting.address)
+        if setting.secret:  # the CSMS must know the key the station will expect
+            problems.append(
+                f"{name} is the station's key: rotate it with POST /api/stations/{station_id}"
+                "/rotate-key/ (or the station page's button), so that the CSMS knows it"
+            )
+            continue
         if len(setting.value) > value_max:
             problems.append(f"{name}: a value has at most {value_max} characters")
             continue

@@ -49,6 +49,13 @@ class EmulatedStation(ChargingSessions, Lifecycle):
     def _setting_changed(self, key: str) -> None:
         self.heartbeat.setting_changed(key)
         self.protocol.setting_changed(key)
+        if key == "AuthorizationKey":
+            # A new key (a rotation, A01): reconnect with it once this answer is out, as a Reset
+            # does, so that the CSMS can revoke the old one.
+            self.spawn(self._reconnect_with_new_key())
+
+    async def _reconnect_with_new_key(self) -> None:
+        self.close_connection(reconnect_now=True)
 
     def __init__(self, options: StationOptions, *, rng: random.Random | None = None) -> None:
         self.options = options

@@ -41,6 +41,13 @@ class Station(models.Model):
         blank=True,
         help_text="Salted hash of the Basic-auth password; empty means no password (Security Profile 0).",
     )
+    next_password_hash = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="A key being rotated in (stations/keys.py): valid beside the current one until "
+        "the station connects with it, then the only one.",
+    )
+    key_rotation_started_at = models.DateTimeField(null=True, blank=True)
     registration_status = models.CharField(
         max_length=16, choices=RegistrationStatus.choices, default=RegistrationStatus.ACCEPTED
     )

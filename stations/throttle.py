@@ -406,7 +406,7 @@ def _station_saved(
 ) -> None:
     if created:
         index.add(instance.pk)
-    if update_fields is None or "password_hash" in update_fields:
+    if update_fields is None or {"password_hash", "next_password_hash"} & set(update_fields):
         keys.forget(instance.pk)
 
 

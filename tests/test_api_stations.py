@@ -804,6 +804,7 @@ def test_the_api_root_lists_every_endpoint(api, data):
         "station-messages": "/api/stations/{id}/messages/",
         "station-reserve": "/api/stations/{id}/reserve/",
         "station-command": "/api/stations/{id}/commands/{Action}/",
+        "station-rotate-key": "/api/stations/{id}/rotate-key/",
         "station-variables": "/api/stations/{id}/variables/",
         "station-reports": "/api/stations/{id}/reports/",
         "variable-changes": "/api/variable-changes/",

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from csms_site.api import ApiError, IsStaff
+from stations import keys
 from stations.remote import verdict
 from stations.remote.catalog import NoDefaultPayload, default_payload
 from stations.remote.delivery import Route, check_action, route
@@ -165,3 +168,57 @@ class StationCommandView(APIView):
         except InputError as error:
             raise ApiError(400, str(error)) from None
         return command_response(result, station_id, action)
+
+
+class RotateKeySerializer(serializers.Serializer):
+    key = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        help_text="The new key (16 to 40 characters; 1.6: at most 20 bytes); absent: generated.",
+    )
+
+
+class StationKeyRotationView(APIView):
+    """POST /api/stations/<id>/rotate-key/: give the station a new Basic-auth key without ever
+    locking it out (stations/keys.py). The answer carries the new key, once."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(
+        operation_id="station_rotate_key",
+        summary="Rotate the station's Basic-auth key (the new key is in the answer, once)",
+        request=RotateKeySerializer,
+        responses={
+            200: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description='{"status", "outcome", "pending", "key"}: pending means both keys '
+                "are valid until the station connects with the new one",
+            ),
+            400: OpenApiResponse(description="The key is not a valid key"),
+            404: OpenApiResponse(description="No such station"),
+            502: OpenApiResponse(description="The station answered with a CALLERROR"),
+            503: OpenApiResponse(description="The station is not connected"),
+        },
+    )
+    def post(self, request: Request, station_id: str) -> Response:
+        body = RotateKeySerializer(data=request.data or {})
+        body.is_valid(raise_exception=True)
+        try:
+            rotation = async_to_sync(keys.rotate)(
+                station_id, key=body.validated_data.get("key"), user=request.user, source="api"
+            )
+        except CommandRefused as refused:
+            raise refused_error(refused) from None
+        except InputError as error:
+            raise ApiError(400, str(error)) from None
+        result = rotation.result
+        if result.outcome not in (Outcome.ANSWERED, Outcome.TIMEOUT):
+            return command_response(result, station_id, "key rotation")
+        return Response(
+            {
+                "status": rotation.status,
+                "outcome": result.outcome,
+                "pending": rotation.pending,
+                "key": rotation.key,
+            }
+        )

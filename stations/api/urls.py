@@ -20,6 +20,11 @@ urlpatterns = [
         name="station-command",
     ),
     path(
+        "stations/<str:station_id>/rotate-key/",
+        command_views.StationKeyRotationView.as_view(),
+        name="station-rotate-key",
+    ),
+    path(
         "stations/<str:station_id>/messages/",
         views.StationMessageListView.as_view(),
         name="station-messages",

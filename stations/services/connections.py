@@ -96,6 +96,7 @@ def station_admit(
                 _record_refusal(identity, address, "InvalidCredentials", problem)
             return Admission(False, 401, "Invalid credentials", keys=keys)
 
+        rotated = _finish_rotation(station, credentials)
         replaced = station.connected
         station.session += 1
         station.connected = True
@@ -114,6 +115,11 @@ def station_admit(
                 "connected_at",
                 "last_seen_at",
                 "remote_address",
+                *(
+                    ["password_hash", "next_password_hash", "key_rotation_started_at"]
+                    if rotated
+                    else []
+                ),
             ],
         )
         if replaced:
@@ -136,9 +142,27 @@ def station_admit(
 
 
 def station_keys(station: Station) -> tuple[str, ...]:
-    """The hashes of the keys a station may authenticate with; none: no password. One today; a
-    tuple so that a key rotation may keep the old key valid beside the new one for a while."""
-    return (station.password_hash,) if station.password_hash else ()
+    """The hashes of the keys a station may authenticate with; none: no password. During a key
+    rotation (stations/keys.py) the new key is valid beside the current one."""
+    return tuple(k for k in (station.password_hash, station.next_password_hash) if k)
+
+
+def _finish_rotation(station: Station, credentials: Credentials) -> bool:
+    """A station connecting with the key being rotated in has it: it becomes the only key, and
+    the old one is revoked (A01). Whether that happened."""
+    if not station.next_password_hash or not isinstance(credentials, tuple):
+        return False
+    if not check_station_password(credentials[1], station.next_password_hash):
+        return False
+    station.password_hash, station.next_password_hash = station.next_password_hash, ""
+    station.key_rotation_started_at = None
+    StationEvent.objects.create(
+        station_id=station.pk,
+        kind=StationEvent.Kind.SECURITY,
+        type="KeyRotated",
+        message="The station connected with its new key: the old key is revoked",
+    )
+    return True
 
 
 def credential_problem(keys: tuple[str, ...], identity: str, credentials: Credentials) -> str:
