@@ -10,6 +10,7 @@ what the CSMS knows the station holds.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +49,22 @@ class SendListInput(FormInput):
         return cls(full=UPDATE.read(form) == "full")
 
 
+_syncing: dict[str, asyncio.Lock] = {}
+
+
 async def sync(
     station_id: str, *, full: bool = False, user: Any = None, source: str = "sync"
 ) -> tuple[str, CommandResult]:
     """Bring the station's local list to what the CSMS wants. InputError when the list cannot be
-    sent (longer than the station holds)."""
+    sent (longer than the station holds). One update of a station at a time in this process (an
+    operator's and the sync job's would plan the same versions)."""
+    async with _syncing.setdefault(station_id, asyncio.Lock()):
+        return await _sync(station_id, full=full, user=user, source=source)
+
+
+async def _sync(
+    station_id: str, *, full: bool, user: Any, source: str
+) -> tuple[str, CommandResult]:
     plan = await in_db_thread(lists.plan)(station_id, full=full)
     if plan.problem:
         await in_db_thread(lists.mark_problem)(

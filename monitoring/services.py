@@ -303,6 +303,16 @@ def customer_answered(
         or ""
     )
     with atomic():
+        # The report first, then the request: the order in which a NotifyCustomerInformation part
+        # (receive_part) locks them, so the two never deadlock.
+        reports.report_answered(
+            station_id,
+            int(sent["requestId"]),
+            Report.Kind.CUSTOMER,
+            status,
+            criteria={"customer": customer},
+            user=user,
+        )
         found, _ = CustomerRequest.objects.update_or_create(
             station_id=station_id,
             request_id=int(sent["requestId"]),
@@ -313,14 +323,6 @@ def customer_answered(
                 "status": status,
                 "requested_by": user if getattr(user, "is_authenticated", False) else None,
             },
-        )
-        reports.report_answered(
-            station_id,
-            int(sent["requestId"]),
-            Report.Kind.CUSTOMER,
-            status,
-            criteria={"customer": customer},
-            user=user,
         )
         return found
 

@@ -118,7 +118,7 @@ RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 RETRIES = 3
 
 
-def _retryable(error: BaseException) -> bool:
+def retryable(error: BaseException) -> bool:
     cause = error.__cause__ or error
     return getattr(cause, "sqlstate", None) in RETRYABLE_SQLSTATES
 
@@ -129,7 +129,7 @@ def _alone(work: Work) -> Outcome:
             with transaction.atomic():
                 return True, work.run()
         except Exception as error:
-            if _retryable(error) and attempt < RETRIES:
+            if retryable(error) and attempt < RETRIES:
                 close_old_connections()
                 continue
             return False, error
@@ -161,7 +161,7 @@ def apply_batch(batch: list[Work], observe: Callable[[int], None] | None = None)
                 results[index] = ordered[position]
             return results
         except Exception as error:
-            if _retryable(error):
+            if retryable(error):
                 # Lost a race with another process's transaction: each write again, on its own.
                 logger.info("A batch of %d writes lost a race (%s); retrying", len(batch), error)
                 close_old_connections()

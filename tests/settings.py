@@ -9,6 +9,9 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("OCPP_AUTO_REGISTER", "0")
 os.environ.setdefault("OCPP_ACCEPT_UNKNOWN_ID_TOKENS", "0")
 os.environ.setdefault("OCPP_REQUIRE_PASSWORD", "0")
+# The local-list sync job sends what is due on its own; tests that send lists themselves must not
+# race it (tests/test_local_lists.py starts a server of its own to test the job).
+os.environ.setdefault("OCPP_LOCAL_LIST_SYNC_SECONDS", "3600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 

@@ -1102,12 +1102,12 @@ async def test_a_new_authorization_key_is_used_on_the_next_connection_16(start, 
     )
     assert answer.status == "Accepted"
     assert station.device.settings["AuthorizationKey"].value == password
-    hidden = await csms.call(call16.GetConfiguration(key=["AuthorizationKey"]))
-    assert "value" not in hidden.configuration_key[0]
-    await csms.cp.ws.close()
+    # The station reconnects with its new key on its own (A01), so the CSMS can revoke the old.
     await csms.expect_boot(connection=2)
     header = csms.cp.ws.request.headers["Authorization"]
     assert base64.b64decode(header.removeprefix("Basic ")).decode() == f"CP_EMU:{password}"
+    hidden = await csms.call(call16.GetConfiguration(key=["AuthorizationKey"]))
+    assert "value" not in hidden.configuration_key[0]
 
 
 @only201

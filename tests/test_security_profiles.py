@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,7 @@ from stations.models import Station, StationEvent
 from stations.passwords import make_station_password
 from stations.security import ConnectionSecurity, common_name, from_scope, profile_problem
 from tests.ocpp_client import connect_ws
-from tests.servers import AsgiServer
+from tests.servers import ROOT, AsgiServer
 
 pytestmark = [pytest.mark.live, pytest.mark.django_db(transaction=True)]
 
@@ -173,3 +175,23 @@ def test_proxy_headers_are_read_only_when_the_operator_says_so(settings):
     assert profile_problem(3, "P3", False, from_scope(failed)).startswith(
         "Client certificate refused"
     )
+
+
+def test_the_emulator_connects_at_profile_3_with_its_certificate(tls_uvicorn, pki):
+    """`manage.py emulate --ca-file --cert-file --key-file`: a profile 3 station from the shell."""
+    Station.objects.create(id="P3", security_profile=3)
+    cert, key = pki["P3"]
+    done = subprocess.run(
+        [
+            sys.executable, "manage.py", "emulate", "P3", "--once",
+            "--url", f"{wss(tls_uvicorn)}/ocpp/", "--ca-file", str(pki["ca"]),
+            "--cert-file", str(cert), "--key-file", str(key),
+        ],
+        cwd=ROOT,
+        env=tls_uvicorn.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "P3: BootNotification" in done.stdout and "Accepted" in done.stdout

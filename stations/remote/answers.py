@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db import transaction
 
+from stations.group_commit import RETRIES, retryable
 from stations.remote.results import CommandResult, Outcome
 
 logger = logging.getLogger("csms.commands")
@@ -60,10 +61,17 @@ def records(*actions: str) -> Callable[[Recorder], Recorder]:
 
 def record(answer: Answer) -> None:
     for recorder in _RECORDERS.get(answer.action, ()):
-        try:
-            with transaction.atomic():
-                recorder(answer)
-        except Exception:
-            logger.exception(
-                "Recording the answer of %s to %s failed", answer.station_id, answer.action
-            )
+        for attempt in range(RETRIES + 1):
+            try:
+                with transaction.atomic():
+                    recorder(answer)
+                break
+            except Exception as error:
+                # A race lost to a station's own messages about the same rows (PostgreSQL's
+                # deadlock_detected): run again, as group commit does.
+                if retryable(error) and attempt < RETRIES:
+                    continue
+                logger.exception(
+                    "Recording the answer of %s to %s failed", answer.station_id, answer.action
+                )
+                break

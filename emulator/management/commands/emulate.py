@@ -50,6 +50,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--ca-file", help="wss://: trust this CA certificate (PEM) instead of the system's."
         )
+        parser.add_argument(
+            "--cert-file",
+            help="wss://: this client certificate (PEM; security profile 3, its CN the identity). "
+            "With --count, a file name containing {identity} is filled per station.",
+        )
+        parser.add_argument(
+            "--key-file", help="The client certificate's key (PEM); {identity} too."
+        )
         parser.add_argument("--connectors", type=int, default=1, help="Connectors (EVSEs).")
         parser.add_argument("--vendor", default="CSMS-Emulator")
         parser.add_argument("--model", default="Virtual-1")
@@ -144,12 +152,21 @@ class Command(BaseCommand):
             lifecycle=_chosen(options["log_lifecycle"], environment.log_lifecycle)
             or verbosity >= 2,
         )
-        ssl_context = None
-        if options["ca_file"]:
+
+        def tls_for(identity: str) -> ssl.SSLContext | None:
+            if not options["ca_file"] and not options["cert_file"]:
+                return None
             try:
-                ssl_context = ssl.create_default_context(cafile=options["ca_file"])
+                context = ssl.create_default_context(cafile=options["ca_file"])
+                if options["cert_file"]:
+                    context.load_cert_chain(
+                        options["cert_file"].format(identity=identity),
+                        (options["key_file"] or options["cert_file"]).format(identity=identity),
+                    )
             except (OSError, ssl.SSLError) as error:
-                raise CommandError(f"--ca-file: {error}") from None
+                raise CommandError(f"--ca-file / --cert-file: {error}") from None
+            return context
+
         stations = [
             EmulatedStation(
                 StationOptions(
@@ -167,7 +184,7 @@ class Command(BaseCommand):
                     reconnect=not options["once"],
                     duplicate_messages=options["duplicate"],
                     out_of_order=options["out_of_order"],
-                    ssl_context=ssl_context,
+                    ssl_context=tls_for(identity),
                     ping_interval=options["ping_interval"] or None,
                 )
             )
