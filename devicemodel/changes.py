@@ -180,7 +180,8 @@ def check(station_id: str, settings: Sequence[Setting], *, value_max: int = VALU
 # --- the station's limits -------------------------------------------------------------------------
 
 
-def _positive(text: str | None) -> int | None:
+def positive_int(text: str | None) -> int | None:
+    """A limit the station reported: a positive integer, else None (no limit known)."""
     try:
         value = int(text) if text is not None else 0
     except ValueError:
@@ -195,7 +196,7 @@ def message_limits(
 
     def actual(variable: str) -> int | None:
         address = Address(ComponentRef(component), VariableRef(variable, instance))
-        return _positive(inventory.actual_value(station_id, address))
+        return positive_int(inventory.actual_value(station_id, address))
 
     return actual("ItemsPerMessage"), actual("BytesPerMessage")
 

@@ -11,6 +11,7 @@ from typing import Any
 from devicemodel.references import Address, ComponentRef, VariableRef
 from stations.remote.answers import Answer
 from stations.remote.delivery import send_command
+from stations.remote.forms import InputError
 from stations.remote.results import CommandResult, Outcome
 
 LIST = re.compile(r"[\s,]+")  # what separates the items an operator types
@@ -18,6 +19,15 @@ LIST = re.compile(r"[\s,]+")  # what separates the items an operator types
 
 def names(text: str) -> list[str]:
     return [n for n in LIST.split(text or "") if n]
+
+
+def criteria(text: str, allowed: Sequence[str]) -> tuple[str, ...]:
+    """The criteria an operator typed, each one of `allowed`: InputError naming them otherwise."""
+    chosen = tuple(names(text))
+    wrong = [c for c in chosen if c not in allowed]
+    if wrong:
+        raise InputError(f"Criteria are {', '.join(allowed)}: not {', '.join(wrong)}")
+    return chosen
 
 
 def components_or_variables(text: str) -> tuple[Address, ...]:

@@ -206,6 +206,7 @@ def actual_value(station_id: str, address: Address) -> str | None:
             variable__component__name=address.component.name,
             variable__component__instance=address.component.instance,
             variable__component__evse_id=address.component.evse_id,
+            variable__component__connector_id=address.component.connector_id,
             variable__name=address.variable.name,
             variable__instance=address.variable.instance,
             type="Actual",

@@ -24,7 +24,7 @@ from typing import Any
 
 from devicemodel import changes, commands, reports
 from devicemodel.changes import Query, Setting
-from devicemodel.models import OCPP16_COMPONENT, AttributeType, Report
+from devicemodel.models import AttributeType, Report
 from devicemodel.readings import ConfigurationKey, VariableResult
 from devicemodel.references import Address, ComponentRef, VariableRef, attribute_type
 from stations.db import in_db_thread
@@ -257,7 +257,7 @@ def _max_keys(station_id: str) -> int | None:
     """1.6 GetConfigurationMaxKeys, as the station reported it."""
     from devicemodel import inventory
 
-    return changes._positive(
+    return changes.positive_int(
         inventory.actual_value(station_id, Address.key_16("GetConfigurationMaxKeys"))
     )
 
@@ -389,10 +389,7 @@ class GetReportInput(FormInput):
 
     @classmethod
     def from_form(cls, form: Form) -> GetReportInput:
-        criteria = tuple(commands.names(str(form.get("criteria") or "")))
-        wrong = [c for c in criteria if c not in CRITERIA]
-        if wrong:
-            raise InputError(f"Criteria are {', '.join(CRITERIA)}: not {', '.join(wrong)}")
+        criteria = commands.criteria(str(form.get("criteria") or ""), CRITERIA)
         addresses = commands.components_or_variables(str(form.get("variables") or ""))
         if not criteria and not addresses:
             raise InputError("Give criteria, components or variables (or ask for a base report)")
@@ -549,7 +546,3 @@ SET_NETWORK_PROFILE = register(
         on_page=False,  # on the configuration page
     )
 )
-
-
-def is_16_key(address: Address) -> bool:
-    return address.component.name == OCPP16_COMPONENT

@@ -50,6 +50,19 @@ class Message:
             out["transactionId"] = self.transaction_id
         return out
 
+    def columns(self) -> dict[str, Any]:
+        """The DisplayMessage fields this message sets."""
+        return {
+            "priority": self.priority,
+            "state": self.state,
+            "start_at": self.start_at,
+            "end_at": self.end_at,
+            "transaction_id": self.transaction_id,
+            "format": self.format,
+            "language": self.language,
+            "content": self.content[:512],
+        }
+
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Message:
         content = data["message"]
@@ -113,14 +126,7 @@ def message_answered(
     if not status:
         return None
     fields = {
-        "priority": message.priority,
-        "state": message.state,
-        "start_at": message.start_at,
-        "end_at": message.end_at,
-        "transaction_id": message.transaction_id,
-        "format": message.format,
-        "language": message.language,
-        "content": message.content[:512],
+        **message.columns(),
         "status": status,
         "status_info": info,
         "active": status == "Accepted",
@@ -160,14 +166,7 @@ def messages_part(
                 station_id=station_id,
                 message_id=message.id,
                 defaults={
-                    "priority": message.priority,
-                    "state": message.state,
-                    "start_at": message.start_at,
-                    "end_at": message.end_at,
-                    "transaction_id": message.transaction_id,
-                    "format": message.format,
-                    "language": message.language,
-                    "content": message.content[:512],
+                    **message.columns(),
                     "origin": existing.origin if existing else DisplayMessage.Origin.STATION,
                     "active": True,
                     "reported_in": report.pk,

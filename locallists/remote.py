@@ -67,12 +67,10 @@ async def _sync(
 ) -> tuple[str, CommandResult]:
     plan = await in_db_thread(lists.plan)(station_id, full=full)
     if plan.problem:
-        await in_db_thread(lists.mark_problem)(
-            station_id, StationList.State.TOO_LARGE, plan.problem
-        )
+        await in_db_thread(lists.mark_state)(station_id, StationList.State.TOO_LARGE, plan.problem)
         raise InputError(f"The local list of {station_id} is not sent: {plan.problem}")
     if plan.nothing_to_do:
-        await in_db_thread(lists.mark_problem)(station_id, StationList.State.CURRENT, "")
+        await in_db_thread(lists.mark_state)(station_id, StationList.State.CURRENT, "")
         return "SendLocalList (the list is current: nothing to send)", CommandResult(
             Outcome.ANSWERED, {"status": "Accepted"}
         )

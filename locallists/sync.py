@@ -157,7 +157,7 @@ def station_list(station_id: str) -> StationList:
 
 def _value(station_id: str, component: str, variable: str) -> int | None:
     address = Address(ComponentRef(component), VariableRef(variable))
-    return changes._positive(inventory.actual_value(station_id, address))
+    return changes.positive_int(inventory.actual_value(station_id, address))
 
 
 def limits(station_id: str, protocol: str) -> tuple[int | None, int | None, int | None]:
@@ -241,7 +241,7 @@ def payload(protocol: str, version: int, update_type: str, items: list[dict[str,
     return out
 
 
-def mark_problem(station_id: str, state: str, detail: str) -> None:
+def mark_state(station_id: str, state: str, detail: str) -> None:
     StationList.objects.filter(station_id=station_id).update(state=state, detail=detail[:300])
 
 

@@ -264,10 +264,7 @@ class MonitoringReportInput(FormInput):
 
     @classmethod
     def from_form(cls, form: Form) -> MonitoringReportInput:
-        criteria = tuple(commands.names(str(form.get("criteria") or "")))
-        wrong = [c for c in criteria if c not in MONITORING_CRITERIA]
-        if wrong:
-            raise InputError(f"Criteria are {', '.join(MONITORING_CRITERIA)}")
+        criteria = commands.criteria(str(form.get("criteria") or ""), MONITORING_CRITERIA)
         return cls(criteria, commands.components_or_variables(str(form.get("variables") or "")))
 
     def component_variables(self) -> list[dict[str, Any]]:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
+
 from stations.clock import utcnow
 from stations.db import atomic, in_db_thread
 from stations.models import Station, StationEvent
@@ -61,8 +63,8 @@ def _check(station_id: str, key: str) -> str:
         raise CommandRefused(f"No such station: {station_id}", code="unknown_station")
     try:
         validate_station_password(key)
-    except Exception as error:  # Django's ValidationError: its messages
-        raise InputError("; ".join(getattr(error, "messages", [str(error)]))) from None
+    except ValidationError as error:
+        raise InputError("; ".join(error.messages)) from None
     if where.protocol == V16 and len(key.encode()) > KEY_16_MAX_BYTES:
         raise InputError(f"A 1.6 AuthorizationKey has 16 to {KEY_16_MAX_BYTES} bytes")
     return where.protocol

@@ -10,6 +10,7 @@ next batch holds several stations' messages. Without the file the hook only look
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 
@@ -17,6 +18,7 @@ from stations import group_commit
 
 HELD = "crash-server: batch held open: "
 QUEUE_WAIT_SECONDS = 5.0  # at most, for two writes to queue behind a batch of one
+_SAYING = threading.Lock()  # PostgreSQL's lanes may hold two batches at once: one line each
 
 
 def hold(size: int) -> None:
@@ -28,5 +30,7 @@ def hold(size: int) -> None:
         while group_commit.pending() < 2 and time.monotonic() < deadline:
             time.sleep(0.002)  # in the server's writer thread, not in a test
         return
-    print(f"{HELD}{size}", flush=True)
+    with _SAYING:  # print() writes the text and its newline apart: two lanes would mix them
+        sys.stdout.write(f"{HELD}{size}\n")
+        sys.stdout.flush()
     threading.Event().wait()  # applied, not committed: until SIGKILL

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import subprocess
@@ -28,6 +29,8 @@ from pathlib import Path
 from csms_site.uvicorn_ws import WS
 from tests.batch_hold import HELD
 from tests.servers import ROOT, free_port, test_database_url
+
+HELD_SIZE = re.compile(re.escape(HELD) + r"(\d+)")
 
 WARM = "crash-server: application imported"
 FORKED = "crash-server: forked "
@@ -147,7 +150,9 @@ class CrashableServer:
             elif READY in line:
                 self._ready.set()
             elif line.startswith(HELD):
-                self.held_sizes.append(int(line[len(HELD) :]))
+                # One size per announcement, even if a line ever holds two: a reader that died
+                # on a bad line would leave every later waiter to time out.
+                self.held_sizes.extend(int(size) for size in HELD_SIZE.findall(line))
                 self.batch_held.set()
             elif WARM in line:
                 self._warm.set()

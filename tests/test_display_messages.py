@@ -92,7 +92,6 @@ async def test_o01_a_full_screen_and_an_unknown_transaction(live_daphne):
             False,
             "tx-unknown",
         )
-        del station
 
 
 async def test_o03_o04_reported_messages_are_stored(live_daphne):

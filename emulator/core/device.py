@@ -378,7 +378,11 @@ class Device:
 
     # --- 2.0.1 ------------------------------------------------------------------------------------
 
-    def _lookup(self, ref: Ref) -> tuple[str, str | None]:
+    def key_of(self, ref: Ref) -> str | None:
+        """The setting a 2.0.1 reference names, None if none."""
+        return self._by_ref.get(ref)
+
+    def lookup(self, ref: Ref) -> tuple[str, str | None]:
         """(status, key): the key, or UnknownComponent / UnknownVariable."""
         key = self._by_ref.get(ref)
         if key is not None:
@@ -388,7 +392,7 @@ class Device:
 
     def get_variable(self, ref: Ref, attribute_type: str = "Actual") -> tuple[str, str | None]:
         """(attributeStatus, value) as 2.0.1 GetVariables answers."""
-        status, key = self._lookup(ref)
+        status, key = self.lookup(ref)
         if key is None:
             return status, None
         if attribute_type != "Actual":
@@ -399,7 +403,7 @@ class Device:
         return "Accepted", setting.value
 
     def set_variable(self, ref: Ref, value: str, attribute_type: str = "Actual") -> str:
-        status, key = self._lookup(ref)
+        status, key = self.lookup(ref)
         if key is None:
             return status
         if attribute_type != "Actual":

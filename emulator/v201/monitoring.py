@@ -66,7 +66,7 @@ class Monitoring201(ProtocolBase):
         results = []
         for item in set_monitoring_data:
             ref = Ref.of(item["component"], item["variable"])
-            status, key = device._lookup(ref)
+            status, key = device.lookup(ref)
             component, variable = ref.wire()
             result: dict[str, Any] = {
                 "type": item["type"],
@@ -170,7 +170,7 @@ class Monitoring201(ProtocolBase):
             return
         events = []
         for monitor in self.monitors.values():
-            if device._by_ref.get(monitor.ref) != key or monitor.severity > self.monitoring_level:
+            if device.key_of(monitor.ref) != key or monitor.severity > self.monitoring_level:
                 continue
             event = self._crossed(monitor, value)
             if event is not None:
