@@ -26,6 +26,7 @@ COPY devicemodel ./devicemodel
 COPY locallists ./locallists
 COPY monitoring ./monitoring
 COPY displays ./displays
+COPY diagnostics ./diagnostics
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates
@@ -34,7 +35,8 @@ COPY templates ./templates
 # here is used at run time.
 RUN SECRET_KEY=collectstatic-only DEBUG=0 python manage.py collectstatic --no-input
 
-RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin csms
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin csms \
+    && mkdir -p /var/lib/csms/media && chown csms /var/lib/csms/media
 USER csms
 
 EXPOSE 8000

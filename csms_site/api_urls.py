@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include("locallists.api.urls")),
     path("", include("monitoring.api.urls")),
     path("", include("displays.api.urls")),
+    path("", include("diagnostics.api.urls")),
 ]

@@ -30,6 +30,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from csms_site.file_routes import FileRoutes  # noqa: E402
 from csms_site.lifespan import LifespanApp  # noqa: E402
 from dashboard.consumers import DashboardConsumer  # noqa: E402
 from stations.routing import unrouted_pattern, websocket_urlpatterns  # noqa: E402
@@ -114,7 +115,8 @@ routes: list[Any] = [
 application = LifespanApp(
     ProtocolTypeRouter(
         {
-            "http": django_asgi_app,
+            # Stations' file transfers first (they bypass Django's whole-body read), then Django.
+            "http": FileRoutes(django_asgi_app),
             "websocket": URLRouter(routes),
         }
     )

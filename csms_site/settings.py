@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "locallists",
     "monitoring",
     "displays",
+    "diagnostics",
     "emulator",
     "dashboard",
 ]
@@ -174,6 +175,15 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Production serves the collected, compressed files (the Dockerfile runs collectstatic); during
 # development WhiteNoise finds them in the apps, so any ASGI server serves them too.
 WHITENOISE_USE_FINDERS = DEBUG
+# Files stations upload (logs, diagnostics) and operators upload (firmware): never served as static
+# files, only through the operators' own views. A volume in the compose stack.
+MEDIA_ROOT = os.environ.get("CSMS_MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
+# The address stations reach this CSMS's HTTP side at, for the upload URLs the CSMS gives them
+# (GetLog, GetDiagnostics). `make run` serves http://127.0.0.1:8000.
+CSMS_PUBLIC_URL = os.environ.get("CSMS_PUBLIC_URL", "http://127.0.0.1:8000")
+# An upload is refused above this size (413); an upload URL is good this many hours.
+OCPP_UPLOAD_MAX_BYTES = env_int("OCPP_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+OCPP_UPLOAD_HOURS = env_float("OCPP_UPLOAD_HOURS", 24.0)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -310,6 +320,13 @@ OCPP_TLS_CLIENT_HEADERS = env_bool("OCPP_TLS_CLIENT_HEADERS", False)
 # Monitoring (monitoring/): a station's event is an alert at this severity or worse (OCPP's 0
 # Danger ... 9 Debug; 4 is Error).
 OCPP_ALERT_SEVERITY = env_int("OCPP_ALERT_SEVERITY", 4)
+# The security events (SecurityEventNotification types, comma-separated) that raise an alert; unset:
+# the types the specifications call critical (monitoring/security_events.py).
+OCPP_SECURITY_ALERTS: frozenset[str] | None = (
+    frozenset(env_list("OCPP_SECURITY_ALERTS", []))
+    if os.environ.get("OCPP_SECURITY_ALERTS") is not None
+    else None
+)
 # How often each worker process runs housekeeping (message log retention).
 OCPP_HOUSEKEEPING_SECONDS = env_float("OCPP_HOUSEKEEPING_SECONDS", 3600.0)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import views
+from dashboard import security, views
 
 app_name = "dashboard"
 
@@ -13,6 +13,12 @@ urlpatterns = [
         "stations/<str:station_id>/configuration/",
         views.station_configuration,
         name="station-configuration",
+    ),
+    path("stations/<str:station_id>/security/", security.station_security, name="station-security"),
+    path(
+        "stations/<str:station_id>/logs/<int:log_id>/file/",
+        security.log_file,
+        name="station-log-file",
     ),
     path(
         "stations/<str:station_id>/actions/rotate-key/",  # before the declared commands

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from monitoring.models import Alert, CustomerRequest, StationNotice, VariableMonitor
+from monitoring.models import Alert, CustomerRequest, SecurityEvent, StationNotice, VariableMonitor
 from stations.admin import ReadOnlyAdminMixin
 
 
@@ -33,3 +33,11 @@ class AlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class CustomerRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "station", "customer", "report", "clear", "status"]
     search_fields = ["station__id", "customer"]
+
+
+@admin.register(SecurityEvent)
+class SecurityEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["timestamp", "station", "type", "critical", "tech_info"]
+    list_filter = ["critical", "type"]
+    search_fields = ["station__id", "type", "tech_info"]
+    date_hierarchy = "timestamp"

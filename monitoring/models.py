@@ -164,3 +164,29 @@ class CustomerRequest(models.Model):
     def data(self) -> str:
         """What the station reported, its parts in order."""
         return "".join(self.parts[k] for k in sorted(self.parts, key=int))
+
+
+class SecurityEvent(models.Model):
+    """One SecurityEventNotification (OCPP 2.0.1 A04, 1.6 security whitepaper): the station's
+    security log as it was notified. `critical` marks the types the specifications call critical
+    (the station must queue them while offline); those the operator chose (OCPP_SECURITY_ALERTS)
+    also raise an alert."""
+
+    station = models.ForeignKey(Station, on_delete=models.CASCADE, related_name="security_events")
+    type = models.CharField(max_length=50, db_index=True)
+    timestamp = models.DateTimeField(help_text="Station's timestamp.")
+    tech_info = models.CharField(max_length=255, blank=True)
+    critical = models.BooleanField(default=False)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        constraints = [
+            # A notification resent after a lost answer is the same event: stored once.
+            models.UniqueConstraint(
+                fields=["station", "type", "timestamp"], name="security_event_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station_id} {self.type} at {self.timestamp:%Y-%m-%d %H:%M:%S}"

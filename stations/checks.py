@@ -1,5 +1,7 @@
 """System checks for OCPP settings that would be dangerous in production."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
@@ -52,6 +54,17 @@ def ocpp_production_settings(app_configs, **kwargs):
                 "OCPP_REQUIRE_PASSWORD is off: stations without a password may connect.",
                 hint="Set OCPP_REQUIRE_PASSWORD=1 in production.",
                 id="stations.W003",
+            )
+        )
+    host = urlsplit(settings.CSMS_PUBLIC_URL).hostname or ""
+    if host in ("", "localhost") or host.startswith("127."):
+        warnings.append(
+            Warning(
+                f"CSMS_PUBLIC_URL is {settings.CSMS_PUBLIC_URL!r}: stations are told to upload "
+                "their logs there, and cannot reach it.",
+                hint="Set CSMS_PUBLIC_URL to the address stations reach this CSMS at, "
+                "e.g. https://csms.example.com.",
+                id="stations.W004",
             )
         )
     return warnings

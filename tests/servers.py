@@ -55,6 +55,8 @@ class AsgiServer:
             "DJANGO_SETTINGS_MODULE": "tests.settings",
             "DATABASE_URL": test_database_url(),
             "PYTHONUNBUFFERED": "1",
+            # The upload URLs it gives stations point at itself.
+            "CSMS_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
             **(env or {}),
         }
         self.lines: list[str] = []

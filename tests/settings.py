@@ -14,6 +14,8 @@ os.environ.setdefault("OCPP_REQUIRE_PASSWORD", "0")
 os.environ.setdefault("OCPP_LOCAL_LIST_SYNC_SECONDS", "3600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# Uploaded logs and firmware of this pytest process and the servers it starts (they inherit it).
+os.environ.setdefault("CSMS_MEDIA_ROOT", tempfile.mkdtemp(prefix="csms-test-media-"))
 
 from csms_site.settings import *  # noqa: F403
 from csms_site.settings import DATABASES, STORAGES

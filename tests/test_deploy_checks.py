@@ -18,6 +18,7 @@ PRODUCTION = {
     "OCPP_ACCEPT_UNKNOWN_ID_TOKENS": "0",
     "OCPP_REQUIRE_PASSWORD": "1",
     "SECURE_SSL_REDIRECT": "1",
+    "CSMS_PUBLIC_URL": "https://csms.example.com",
 }
 
 
@@ -43,6 +44,11 @@ def test_development_conveniences_are_flagged_in_production():
     result = check_deploy(OCPP_AUTO_REGISTER="1", OCPP_REQUIRE_PASSWORD="0")
     assert result.returncode != 0
     assert "stations.W001" in result.stderr and "stations.W003" in result.stderr
+
+
+def test_a_public_url_stations_cannot_reach_is_flagged():
+    result = check_deploy(CSMS_PUBLIC_URL="http://127.0.0.1:8000")
+    assert result.returncode != 0 and "stations.W004" in result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key():

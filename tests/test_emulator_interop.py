@@ -302,6 +302,10 @@ class Csms16(_Recording, ChargePoint16):
     def on_firmware_status_notification(self, **_: Any):
         return result16.FirmwareStatusNotification()
 
+    @on(Action16.log_status_notification)
+    def on_log_status_notification(self, **_: Any):
+        return result16.LogStatusNotification()
+
 
 class Csms201(_Recording, ChargePoint201):
     @on(Action201.boot_notification)
@@ -1523,26 +1527,86 @@ async def test_local_list(csms, station):
 # --- diagnostics, logs, firmware -------------------------------------------------------------------
 
 
-async def test_diagnostics_and_logs(csms, station):
+class UploadTarget:
+    """A log server on loopback, as an operator's own would be: it takes PUTs and keeps them."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        received: dict[str, bytes] = {}
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                received[self.path] = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(201)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.received = received
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def upload_target():
+    target = UploadTarget()
+    yield target
+    target.close()
+
+
+async def test_diagnostics_and_logs_are_uploaded_over_http(csms, station, upload_target):
+    url = f"{upload_target.url}/logs/{station.identity}"
     if csms.version == "1.6":
-        answer = await csms.call(call16.GetDiagnostics(location="ftp://example.org/upload/"))
+        answer = await csms.call(call16.GetDiagnostics(location=url))
         assert answer.file_name
         first = await csms.expect("DiagnosticsStatusNotification")
         second = await csms.expect("DiagnosticsStatusNotification")
         assert [first["status"], second["status"]] == ["Uploading", "Uploaded"]
+        # The security whitepaper's GetLog.
+        secured = await csms.call(
+            call16.GetLog(log={"remote_location": url}, log_type="SecurityLog", request_id=57)
+        )
+        assert secured.status == "Accepted"
+        await csms.expect("LogStatusNotification")
+        assert await csms.expect("LogStatusNotification") == {"status": "Uploaded", "requestId": 57}
     else:
         answer = await csms.call(
-            call201.GetLog(
-                log={"remote_location": "ftp://example.org/upload/"},
-                log_type="DiagnosticsLog",
-                request_id=55,
-            )
+            call201.GetLog(log={"remote_location": url}, log_type="DiagnosticsLog", request_id=55)
         )
         assert answer.status == "Accepted" and answer.filename
         first = await csms.expect("LogStatusNotification")
         second = await csms.expect("LogStatusNotification")
         assert first == {"status": "Uploading", "requestId": 55}
         assert second == {"status": "Uploaded", "requestId": 55}
+    assert station.identity.encode() in upload_target.received[f"/logs/{station.identity}"]
+
+
+async def test_an_upload_the_emulator_cannot_make_is_reported_failed(csms, station):
+    """Only HTTP(S) is spoken: an ftp:// location (or a server that refuses) ends in the version's
+    failure status, never in a false Uploaded."""
+    if csms.version == "1.6":
+        await csms.call(call16.GetDiagnostics(location="ftp://example.org/upload/"))
+        await csms.expect("DiagnosticsStatusNotification")
+        assert (await csms.expect("DiagnosticsStatusNotification"))["status"] == "UploadFailed"
+    else:
+        await csms.call(
+            call201.GetLog(
+                log={"remote_location": "ftp://example.org/upload/"},
+                log_type="SecurityLog",
+                request_id=56,
+            )
+        )
+        await csms.expect("LogStatusNotification")
+        last = await csms.expect("LogStatusNotification")
+        assert last == {"status": "UploadFailure", "requestId": 56}
 
 
 async def test_update_firmware(csms, station):

@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from devicemodel.models import VariableAttribute
-from monitoring.models import StationNotice
+from monitoring.models import SecurityEvent, StationNotice
 from reservations.models import Reservation
 from stations import recorders
 from stations.models import (
@@ -372,6 +372,8 @@ async def test_data_transfer_is_recorded_and_answered_unknown_vendor(booted, ver
         ("1.6", "FirmwareStatusNotification", {"status": "Installed"}),
         ("2.0.1", "FirmwareStatusNotification", {"status": "Installed", "requestId": 1}),
         ("2.0.1", "LogStatusNotification", {"status": "Uploaded", "requestId": 2}),
+        ("1.6", "LogStatusNotification", {"status": "Uploading", "requestId": 3}),
+        ("1.6", "SecurityEventNotification", {"type": "StartupOfTheDevice", "timestamp": T0}),
         (
             "2.0.1",
             "SecurityEventNotification",
@@ -431,7 +433,9 @@ async def test_station_notifications_are_answered_and_recorded(
             variable__component__station_id="CP_1", variable__name="HeartbeatInterval"
         )
         assert attribute.value == "300"
-    else:
+    elif action == "SecurityEventNotification":  # the security log (test_security_events.py)
+        assert await SecurityEvent.objects.filter(station_id="CP_1").aexists()
+    else:  # about a log request or firmware update the CSMS never sent: kept as an event
         assert await StationEvent.objects.filter(station_id="CP_1").aexists()
     await client.close()
 

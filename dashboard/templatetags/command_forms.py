@@ -20,15 +20,20 @@ register = template.Library()
 
 
 @register.inclusion_tag("dashboard/_command_forms.html")
-def command_forms(station: Station, active: Any = ()) -> dict[str, Any]:
+def command_forms(station: Station, active: Any = (), only: str = "") -> dict[str, Any]:
+    """Every command of the station page; `only` (names, comma-separated): just those, wherever
+    their declaration puts them (a page of their own: the security page's GetLog)."""
     page = {"station": station, "active": active}
     forms = []
     versions = [station.protocol] if station.protocol else list(VERSIONS)
+    chosen = {name.strip() for name in only.split(",") if name.strip()}
     for spec in specs():
+        if chosen and spec.name not in chosen:
+            continue
         if spec.input is None or any(spec.action(v) is None for v in versions):
             continue
         url = reverse("dashboard:station-action", args=[station.pk, spec.name])
-        for button in spec.page_buttons():
+        for button in spec.page_buttons(anywhere=bool(chosen)):
             forms.append(
                 {
                     "name": spec.name,

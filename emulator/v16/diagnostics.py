@@ -1,4 +1,5 @@
-"""1.6 FirmwareManagement, diagnostics: GetDiagnostics and DiagnosticsStatusNotification."""
+"""1.6 FirmwareManagement, diagnostics: GetDiagnostics and DiagnosticsStatusNotification; and the
+security whitepaper's GetLog and LogStatusNotification."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from emulator.protocol.base import Trigger
 from emulator.protocol.diagnostics import DiagnosticsBlock
 
 STATUS = "DiagnosticsStatusNotification"
+LOG_STATUS = "LogStatusNotification"
 
 
 class Diagnostics16(DiagnosticsBlock):
@@ -20,8 +22,18 @@ class Diagnostics16(DiagnosticsBlock):
 
     @on(Action.get_diagnostics)
     def on_get_diagnostics(self, location: str, **_: Any) -> dict[str, Any]:
-        self.station.spawn(self._upload(STATUS))
+        self.station.spawn(self._upload(STATUS, location, "Diagnostics", "UploadFailed"))
         return {"fileName": f"{self.station.identity}-diagnostics.log"}
+
+    @on(Action.get_log)
+    def on_get_log(
+        self, log_type: str, request_id: int, log: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        location = log["remote_location"]
+        self.station.spawn(
+            self._upload(LOG_STATUS, location, log_type, "UploadFailure", requestId=request_id)
+        )
+        return {"status": "Accepted", "filename": f"{self.station.identity}-{log_type}.log"}
 
     async def _send_diagnostics_status(self, connectors: list[Connector]) -> None:
         await self.station.call(STATUS, {"status": "Idle"})

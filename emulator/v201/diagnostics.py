@@ -22,7 +22,10 @@ class Diagnostics201(DiagnosticsBlock):
     def on_get_log(
         self, log_type: str, request_id: int, log: dict[str, Any], **_: Any
     ) -> dict[str, Any]:
-        self.station.spawn(self._upload(STATUS, requestId=request_id))
+        location = log["remote_location"]
+        self.station.spawn(
+            self._upload(STATUS, location, log_type, "UploadFailure", requestId=request_id)
+        )
         return {"status": "Accepted", "filename": f"{self.station.identity}-{log_type}.log"}
 
     async def _send_log_status(self, connectors: list[Connector]) -> None:

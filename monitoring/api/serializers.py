@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from monitoring.models import Alert, CustomerRequest, StationNotice, VariableMonitor
+from monitoring.models import (
+    Alert,
+    CustomerRequest,
+    SecurityEvent,
+    StationNotice,
+    VariableMonitor,
+)
 
 
 class MonitorSerializer(serializers.ModelSerializer):
@@ -89,3 +95,11 @@ class CustomerRequestSerializer(serializers.ModelSerializer):
             "status",
             "reported",
         ]
+
+
+class SecurityEventSerializer(serializers.ModelSerializer):
+    station = serializers.CharField(source="station_id")
+
+    class Meta:
+        model = SecurityEvent
+        fields = ["id", "station", "type", "timestamp", "tech_info", "critical", "received_at"]

@@ -18,8 +18,9 @@ from monitoring.api.serializers import (
     CustomerRequestSerializer,
     MonitorSerializer,
     NoticeSerializer,
+    SecurityEventSerializer,
 )
-from monitoring.models import Alert, CustomerRequest, StationNotice, VariableMonitor
+from monitoring.models import Alert, CustomerRequest, SecurityEvent, StationNotice, VariableMonitor
 
 
 class StationFilter(django_filters.FilterSet):
@@ -84,3 +85,21 @@ class CustomerRequestViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CustomerRequestSerializer
     filterset_class = StationFilter
     queryset = CustomerRequest.objects.all()
+
+
+class SecurityEventFilter(StationFilter):
+    since = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+
+    class Meta:
+        model = SecurityEvent
+        fields = ["type", "critical"]
+
+
+class SecurityEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The stations' security log (SecurityEventNotification), newest first; `?critical=true`,
+    `?type=`, `?since=` (ISO 8601)."""
+
+    permission_classes = [IsStaff]
+    serializer_class = SecurityEventSerializer
+    filterset_class = SecurityEventFilter
+    queryset = SecurityEvent.objects.all()

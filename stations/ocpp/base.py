@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from diagnostics import services as diagnostics
+from monitoring import security_events
 from ocppj import ErrorCode, OcppError
 from stations import db
+from stations.clock import parse_required_ocpp_time
 from stations.models import StationEvent
 from stations.recorders import presence
 from stations.services.boot import BootAnswer, BootInfo, station_boot
@@ -82,3 +85,13 @@ class StationSession:
 
     async def record_notification(self, type_: str, **data: Any) -> None:
         await self.record(StationEvent.Kind.NOTIFICATION, type_, **data)
+
+    async def security_event(self, type_: str, timestamp: str, tech_info: str) -> None:
+        """A SecurityEventNotification (2.0.1 A04, the 1.6 whitepaper): into the security log."""
+        when = parse_required_ocpp_time(timestamp)
+        await self.apply(security_events.received, type_, when, tech_info)
+
+    async def log_status(self, status: str, request_id: int | None) -> None:
+        """A LogStatusNotification (2.0.1 N01, the 1.6 whitepaper) or, without a request id, a 1.6
+        DiagnosticsStatusNotification: onto the request it reports on."""
+        await self.apply(diagnostics.status_notified, status, request_id)

@@ -10,7 +10,6 @@ from ocpp.v16.enums import Action, DataTransferStatus
 
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time, parse_required_ocpp_time
-from stations.models import StationEvent
 from stations.ocpp.base import StationSession
 from stations.ocpp.readings import samples_16
 from stations.services.authorization import Authorization, authorize
@@ -151,7 +150,7 @@ class StationSession16(StationSession):
     async def on_diagnostics_status_notification(
         self, status: str
     ) -> call_result.DiagnosticsStatusNotification:
-        await self.record_notification("DiagnosticsStatusNotification", status=status)
+        await self.log_status(status, None)
         return call_result.DiagnosticsStatusNotification()
 
     @on(Action.firmware_status_notification)
@@ -165,5 +164,12 @@ class StationSession16(StationSession):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str = ""
     ) -> call_result.SecurityEventNotification:
-        await self.record(StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp)
+        await self.security_event(type, timestamp, tech_info)
         return call_result.SecurityEventNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.LogStatusNotification:
+        await self.log_status(status, request_id)
+        return call_result.LogStatusNotification()

@@ -14,7 +14,6 @@ from displays import services as displays
 from monitoring import services as monitoring
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
-from stations.models import StationEvent
 from stations.ocpp.base import StationSession
 from stations.ocpp.readings import samples_201, token_201, transaction_update
 from stations.reservation_link import link as reservations
@@ -177,7 +176,7 @@ class StationSession201(StationSession):
     async def on_security_event_notification(
         self, type: str, timestamp: str, tech_info: str = "", **_: Any
     ) -> call_result.SecurityEventNotification:
-        await self.record(StationEvent.Kind.SECURITY, type, tech_info, station_timestamp=timestamp)
+        await self.security_event(type, timestamp, tech_info)
         return call_result.SecurityEventNotification()
 
     @on(Action.firmware_status_notification)
@@ -193,9 +192,7 @@ class StationSession201(StationSession):
     async def on_log_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ) -> call_result.LogStatusNotification:
-        await self.record_notification(
-            "LogStatusNotification", status=status, request_id=request_id
-        )
+        await self.log_status(status, request_id)
         return call_result.LogStatusNotification()
 
     @on(Action.data_transfer)

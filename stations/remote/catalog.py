@@ -128,9 +128,10 @@ class CommandSpec(Generic[In]):
     buttons: tuple[Button, ...] = ()
     on_page: bool = True
 
-    def page_buttons(self) -> tuple[Button, ...]:
-        """The forms the station page shows for this command (none without a typed input)."""
-        if self.input is None or not self.on_page:
+    def page_buttons(self, anywhere: bool = False) -> tuple[Button, ...]:
+        """The forms the station page shows for this command (none without a typed input);
+        `anywhere`: also for a command whose forms live on another page (`on_page=False`)."""
+        if self.input is None or not (self.on_page or anywhere):
             return ()
         return self.buttons or (Button(self.label),)
 
@@ -488,6 +489,4 @@ _raw("clear-charging-profile", "Clear charging profile", both("ClearChargingProf
 _raw("set-charging-profile", "Set charging profile", both("SetChargingProfile"))
 _raw("composite-schedule", "Get composite schedule", both("GetCompositeSchedule"))
 _raw("update-firmware", "Update firmware", both("UpdateFirmware"))
-_raw("get-diagnostics", "Get diagnostics", {V16: "GetDiagnostics"})
-_raw("get-log", "Get log", {V201: "GetLog"})
 _raw("transaction-status", "Get transaction status", {V201: "GetTransactionStatus"}, {V201: {}})

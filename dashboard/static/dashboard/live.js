@@ -63,6 +63,7 @@ function changesRegions(e) {
     case "stations":
       return e.kind === "station" || e.kind === "connector";
     case "configuration":
+    case "security":
       return stationOf(e) === stationPage().dataset.station;
     case "reservations":
       return e.kind === "reservation";
