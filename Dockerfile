@@ -27,6 +27,7 @@ COPY locallists ./locallists
 COPY monitoring ./monitoring
 COPY displays ./displays
 COPY diagnostics ./diagnostics
+COPY certificates ./certificates
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

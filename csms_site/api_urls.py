@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("monitoring.api.urls")),
     path("", include("displays.api.urls")),
     path("", include("diagnostics.api.urls")),
+    path("", include("certificates.api.urls")),
 ]

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "monitoring",
     "displays",
     "diagnostics",
+    "certificates",
     "emulator",
     "dashboard",
 ]
@@ -181,6 +182,16 @@ MEDIA_ROOT = os.environ.get("CSMS_MEDIA_ROOT", str(BASE_DIR / "var" / "media"))
 # The address stations reach this CSMS's HTTP side at, for the upload URLs the CSMS gives them
 # (GetLog, GetDiagnostics). `make run` serves http://127.0.0.1:8000.
 CSMS_PUBLIC_URL = os.environ.get("CSMS_PUBLIC_URL", "http://127.0.0.1:8000")
+# The certificate authority that signs stations' CSRs (certificates/authority.py): its ca.pem and
+# ca.key (made there on first use if missing), or a signer of your own (a dotted path).
+CSMS_CA_DIR = os.environ.get("CSMS_CA_DIR", str(BASE_DIR / "var" / "ca"))
+CSMS_CERTIFICATE_SIGNER = os.environ.get("CSMS_CERTIFICATE_SIGNER", "")
+# Certificates it signs are valid this many days; those expiring within OCPP_CERTIFICATE_RENEW_DAYS
+# are listed for renewal (and renewed from the station's security page).
+OCPP_CERTIFICATE_DAYS = env_int("OCPP_CERTIFICATE_DAYS", 365)
+OCPP_CERTIFICATE_RENEW_DAYS = env_int("OCPP_CERTIFICATE_RENEW_DAYS", 30)
+# How often connected stations with a certificate due are asked to renew it (each once a day).
+OCPP_CERTIFICATE_RENEW_CHECK_SECONDS = env_float("OCPP_CERTIFICATE_RENEW_CHECK_SECONDS", 3600.0)
 # An upload is refused above this size (413); an upload URL is good this many hours.
 OCPP_UPLOAD_MAX_BYTES = env_int("OCPP_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 OCPP_UPLOAD_HOURS = env_float("OCPP_UPLOAD_HOURS", 24.0)
@@ -222,6 +233,8 @@ SPECTACULAR_SETTINGS = {
         "RegistrationStatusEnum": "stations.models.RegistrationStatus",
         "AttributeTypeEnum": "devicemodel.models.AttributeType",
         "MonitorTypeEnum": "monitoring.models.MonitorType",
+        "LogKindEnum": "diagnostics.models.LogRequest.Kind",
+        "CertificateKindEnum": "certificates.models.SigningRequest.Kind",
     },
 }
 

@@ -16,6 +16,12 @@ urlpatterns = [
     ),
     path("stations/<str:station_id>/security/", security.station_security, name="station-security"),
     path(
+        "stations/<str:station_id>/certificates/renew/",
+        security.renew_certificate,
+        name="station-renew-certificate",
+    ),
+    path("certificates/", security.expiring_certificates, name="certificates"),
+    path(
         "stations/<str:station_id>/logs/<int:log_id>/file/",
         security.log_file,
         name="station-log-file",

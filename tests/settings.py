@@ -16,6 +16,8 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # Uploaded logs and firmware of this pytest process and the servers it starts (they inherit it).
 os.environ.setdefault("CSMS_MEDIA_ROOT", tempfile.mkdtemp(prefix="csms-test-media-"))
+# The CSMS's certificate authority, made on first use, shared with the servers tests start.
+os.environ.setdefault("CSMS_CA_DIR", tempfile.mkdtemp(prefix="csms-test-ca-"))
 
 from csms_site.settings import *  # noqa: F403
 from csms_site.settings import DATABASES, STORAGES

@@ -306,6 +306,10 @@ class Csms16(_Recording, ChargePoint16):
     def on_log_status_notification(self, **_: Any):
         return result16.LogStatusNotification()
 
+    @on(Action16.sign_certificate)
+    def on_sign_certificate(self, **_: Any):
+        return result16.SignCertificate(status="Accepted")
+
 
 class Csms201(_Recording, ChargePoint201):
     @on(Action201.boot_notification)
@@ -360,6 +364,10 @@ class Csms201(_Recording, ChargePoint201):
     @on(Action201.reservation_status_update)
     def on_reservation_status_update(self, **_: Any):
         return result201.ReservationStatusUpdate()
+
+    @on(Action201.sign_certificate)
+    def on_sign_certificate(self, **_: Any):
+        return result201.SignCertificate(status="Accepted")
 
     @on(Action201.log_status_notification)
     def on_log_status_notification(self, **_: Any):
@@ -1053,7 +1061,7 @@ async def test_trigger_meter_values_during_a_transaction(csms, start):
 
 @only201  # every 1.6 MessageTrigger is one the emulator can send
 async def test_an_untriggerable_message_is_not_implemented(csms, station):
-    answer = await csms.call(trigger(csms.version, "SignChargingStationCertificate"))
+    answer = await csms.call(trigger(csms.version, "PublishFirmwareStatusNotification"))
     assert answer.status == "NotImplemented"
 
 
@@ -1607,6 +1615,44 @@ async def test_an_upload_the_emulator_cannot_make_is_reported_failed(csms, stati
         await csms.expect("LogStatusNotification")
         last = await csms.expect("LogStatusNotification")
         assert last == {"status": "UploadFailure", "requestId": 56}
+
+
+async def test_a_certificate_is_renewed_installed_listed_and_deleted(csms, station):
+    """The emulator's certificates (A02, M03-M05; the 1.6 whitepaper) against the library's CSMS:
+    a triggered CSR with the station's identity and organization, the signed chain accepted only
+    for its own key, a root installed, listed by its hash data and deleted."""
+    from cryptography import x509 as x509_
+
+    from certificates.authority import pem
+    from stations import certificates as tls
+
+    ca = tls.authority("Interop CA")
+    if csms.version == "1.6":
+        trigger = call16.ExtendedTriggerMessage(requested_message="SignChargePointCertificate")
+    else:
+        trigger = call201.TriggerMessage(requested_message="SignChargingStationCertificate")
+    assert (await csms.call(trigger)).status == "Accepted"
+    csr = x509_.load_pem_x509_csr((await csms.expect("SignCertificate"))["csr"].encode())
+    common_name = csr.subject.get_attributes_for_oid(x509_.oid.NameOID.COMMON_NAME)[0].value
+    assert common_name == station.identity and csr.is_signature_valid
+    stranger = tls.station(ca, station.identity).certificate  # the right name, another key
+    signed = call16.CertificateSigned if csms.version == "1.6" else call201.CertificateSigned
+    assert (await csms.call(signed(certificate_chain=pem([stranger])))).status == "Rejected"
+
+    root_type = "CentralSystemRootCertificate" if csms.version == "1.6" else "CSMSRootCertificate"
+    install = call16.InstallCertificate if csms.version == "1.6" else call201.InstallCertificate
+    answer = await csms.call(install(certificate_type=root_type, certificate=pem([ca.certificate])))
+    assert answer.status == "Accepted"
+    if csms.version == "1.6":
+        listed = await csms.call(call16.GetInstalledCertificateIds(certificate_type=root_type))
+        hash_data = listed.certificate_hash_data[0]
+    else:
+        listed = await csms.call(call201.GetInstalledCertificateIds(certificate_type=[root_type]))
+        hash_data = listed.certificate_hash_data_chain[0]["certificate_hash_data"]
+    assert listed.status == "Accepted"
+    delete = call16.DeleteCertificate if csms.version == "1.6" else call201.DeleteCertificate
+    assert (await csms.call(delete(certificate_hash_data=hash_data))).status == "Accepted"
+    assert (await csms.call(delete(certificate_hash_data=hash_data))).status == "NotFound"
 
 
 async def test_update_firmware(csms, station):

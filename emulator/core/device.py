@@ -182,6 +182,8 @@ _DEFINITIONS: dict[str, tuple[Ref, Setting]] = {
         Setting("", writeonly=True, kind="str"),
     ),
     "SecurityProfile": (Ref("SecurityCtrlr", "SecurityProfile"), Setting("1", readonly=True)),
+    # The O of the station's CSRs (1.6 whitepaper CpoName, 2.0.1 SecurityCtrlr.OrganizationName).
+    "CpoName": (Ref("SecurityCtrlr", "OrganizationName"), Setting("CSMS-Emulator", kind="str")),
     "SupportedFeatureProfiles": (
         Ref("DeviceDataCtrlr", "SupportedFeatureProfiles"),
         Setting(

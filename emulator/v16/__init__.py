@@ -12,6 +12,7 @@ from __future__ import annotations
 from emulator.protocol.data_transfer import DataTransferBlock
 from emulator.v16.authorization import Authorization16
 from emulator.v16.availability import Availability16
+from emulator.v16.certificates import Certificates16
 from emulator.v16.configuration import Configuration16
 from emulator.v16.diagnostics import Diagnostics16
 from emulator.v16.firmware import Firmware16
@@ -37,6 +38,7 @@ class Protocol16(
     RemoteTrigger16,
     Firmware16,
     Diagnostics16,
+    Certificates16,
     DataTransferBlock,
 ):
     version = "1.6"

@@ -18,7 +18,10 @@ LOG_STATUS = "LogStatusNotification"
 
 class Diagnostics16(DiagnosticsBlock):
     def triggers(self) -> dict[str, Trigger]:
-        return super().triggers() | {STATUS: self._send_diagnostics_status}
+        return super().triggers() | {
+            STATUS: self._send_diagnostics_status,
+            LOG_STATUS: self._send_log_status,
+        }
 
     @on(Action.get_diagnostics)
     def on_get_diagnostics(self, location: str, **_: Any) -> dict[str, Any]:
@@ -37,3 +40,6 @@ class Diagnostics16(DiagnosticsBlock):
 
     async def _send_diagnostics_status(self, connectors: list[Connector]) -> None:
         await self.station.call(STATUS, {"status": "Idle"})
+
+    async def _send_log_status(self, connectors: list[Connector]) -> None:
+        await self.station.call(LOG_STATUS, {"status": "Idle"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from emulator.protocol.data_transfer import DataTransferBlock
 from emulator.v201.authorization import Authorization201
 from emulator.v201.availability import Availability201
+from emulator.v201.certificates import Certificates201
 from emulator.v201.device_model import DeviceModel201
 from emulator.v201.diagnostics import Diagnostics201
 from emulator.v201.display import Display201
@@ -37,6 +38,7 @@ class Protocol201(
     RemoteTrigger201,
     Firmware201,
     Diagnostics201,
+    Certificates201,
     Monitoring201,
     Display201,
     DataTransferBlock,

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from certificates import services as certificates
+from certificates.models import SigningRequest
 from diagnostics import services as diagnostics
 from monitoring import security_events
 from ocppj import ErrorCode, OcppError
@@ -42,6 +44,9 @@ class StationSession:
         # requestIds of the reports (GetBaseReport, GetReport) a station not yet accepted was
         # asked for and accepted to send: their NotifyReport parts are let through.
         self.reports_expected: set[int] = set()
+        # CSRs accepted on this connection, to sign and deliver once the answer is out:
+        # (the request's pk, whether the station named the certificate's type).
+        self.to_sign: list[tuple[int, bool]] = []
 
     def guard(self, action: str) -> None:
         """The boot-order rule: until the CSMS has accepted the station, any CALL other than
@@ -90,6 +95,20 @@ class StationSession:
         """A SecurityEventNotification (2.0.1 A04, the 1.6 whitepaper): into the security log."""
         when = parse_required_ocpp_time(timestamp)
         await self.apply(security_events.received, type_, when, tech_info)
+
+    async def sign_certificate(self, csr: str, kind: str, typed: bool) -> SigningRequest:
+        """A SignCertificate (2.0.1 A02/A03, the 1.6 whitepaper): the CSR checked and recorded;
+        an accepted one is signed and sent by `deliver_certificates` after the answer."""
+        request = await self.apply(certificates.csr_received, csr, kind)
+        if request.state == SigningRequest.State.ACCEPTED:
+            self.to_sign.append((request.pk, typed))
+        return request
+
+    async def deliver_certificates(self) -> None:
+        """The after-hook of SignCertificate: CertificateSigned for what was accepted."""
+        while self.to_sign:
+            pk, typed = self.to_sign.pop(0)
+            await certificates.deliver(self.identity, pk, self.version, typed)
 
     async def log_status(self, status: str, request_id: int | None) -> None:
         """A LogStatusNotification (2.0.1 N01, the 1.6 whitepaper) or, without a request id, a 1.6

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action, DataTransferStatus
 
@@ -166,6 +166,15 @@ class StationSession16(StationSession):
     ) -> call_result.SecurityEventNotification:
         await self.security_event(type, timestamp, tech_info)
         return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, csr: str) -> call_result.SignCertificate:
+        request = await self.sign_certificate(csr, "ChargingStationCertificate", typed=False)
+        return call_result.SignCertificate(status="Rejected" if request.problem else "Accepted")
+
+    @after(Action.sign_certificate)
+    async def after_sign_certificate(self, **_: Any) -> None:
+        await self.deliver_certificates()
 
     @on(Action.log_status_notification)
     async def on_log_status_notification(

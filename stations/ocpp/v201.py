@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
@@ -178,6 +178,21 @@ class StationSession201(StationSession):
     ) -> call_result.SecurityEventNotification:
         await self.security_event(type, timestamp, tech_info)
         return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(
+        self, csr: str, certificate_type: str | None = None, **_: Any
+    ) -> call_result.SignCertificate:
+        kind = certificate_type or "ChargingStationCertificate"
+        request = await self.sign_certificate(csr, kind, typed=certificate_type is not None)
+        if request.problem:
+            info = {"reasonCode": "InvalidCSR", "additionalInfo": request.problem[:512]}
+            return call_result.SignCertificate(status="Rejected", status_info=info)
+        return call_result.SignCertificate(status="Accepted")
+
+    @after(Action.sign_certificate)
+    async def after_sign_certificate(self, **_: Any) -> None:
+        await self.deliver_certificates()
 
     @on(Action.firmware_status_notification)
     async def on_firmware_status_notification(

@@ -118,6 +118,13 @@ class Text(FormField):
 
 
 @dataclass(frozen=True)
+class LongText(Text):
+    """Several lines (a PEM certificate), kept as typed but for surrounding blank space."""
+
+    kind: ClassVar[str] = "textarea"
+
+
+@dataclass(frozen=True)
 class Choice(FormField):
     """One of `choices` ((value, label) pairs), or of what `options` finds on the page (the
     station's active transactions); `empty` is shown when there is nothing to choose."""
