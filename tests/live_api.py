@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import urllib.error
 import urllib.request
 from typing import Any
@@ -22,7 +23,9 @@ def staff_token(username: str = "operator") -> str:
     return Token.objects.create(user=user).key
 
 
-def _http(method: str, url: str, token: str, body: Any) -> tuple[int, Any]:
+def _http(
+    method: str, url: str, token: str, body: Any, context: ssl.SSLContext | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(
         url,
         data=None if body is None else json.dumps(body).encode(),
@@ -30,19 +33,23 @@ def _http(method: str, url: str, token: str, body: Any) -> tuple[int, Any]:
         headers={"Authorization": f"Token {token}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT, context=context) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"null")
 
 
 class LiveApi:
-    def __init__(self, server: Any, token: str):
-        self.base = f"{server.http_url}/api"
+    def __init__(self, server: Any, token: str, *, tls: ssl.SSLContext | None = None):
+        """`tls`: the server speaks only HTTPS, with a certificate this context trusts."""
+        url = server.http_url.replace("http://", "https://") if tls else server.http_url
+        self.base = f"{url}/api"
         self.token = token
+        self.tls = tls
 
     async def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return await asyncio.to_thread(_http, method, f"{self.base}{path}", self.token, body)
+        url = f"{self.base}{path}"
+        return await asyncio.to_thread(_http, method, url, self.token, body, self.tls)
 
     async def command(self, station: str, action: str, payload: dict[str, Any]) -> tuple[int, Any]:
         return await self.call("POST", f"/stations/{station}/commands/{action}/", payload)

@@ -331,3 +331,52 @@ async def test_a02_the_renewal_job_asks_for_a_certificate_about_to_expire(django
             assert triggers == [{"requestedMessage": "SignChargingStationCertificate"}]
     finally:
         await asyncio.to_thread(server.stop)
+
+
+@pytest.mark.live
+async def test_a02_a_station_given_a_certificate_by_the_csms_connects_at_profile_3_with_it(
+    tmp_path,
+):
+    """The whole path over real TLS: an emulated station connected over wss:// is renewed, gets
+    a certificate from the CSMS's own authority, is raised to security profile 3, and after its
+    next reconnect is admitted on that certificate alone (its CN is its identity)."""
+    import ssl
+
+    from certificates.authority import LocalAuthority
+    from stations import certificates as tls
+    from stations.models import Station, StationEvent
+    from tests.servers import AsgiServer
+
+    folder = Path(settings.CSMS_CA_DIR)
+    authority = await asyncio.to_thread(LocalAuthority.from_folder, folder)
+    ca = tls.Issued(authority.certificate, authority.key)  # type: ignore[arg-type]  # EC, as made
+    cert, key = tls.server(ca, ["127.0.0.1"]).write(tmp_path, "server")
+    args = [
+        "--ssl-certfile", str(cert), "--ssl-keyfile", str(key),
+        "--ssl-ca-certs", str(folder / "ca.pem"), "--ssl-cert-reqs", str(int(ssl.CERT_OPTIONAL)),
+    ]  # fmt: skip
+    server = await asyncio.to_thread(lambda: AsgiServer("uvicorn", args=args).start())
+    try:
+        context = ssl.create_default_context(cafile=str(folder / "ca.pem"))
+
+        class Wss:
+            url = f"wss://127.0.0.1:{server.port}"
+
+        api = LiveApi(server, await staff_token(), tls=context)
+        async with running(Wss, "TLS_RENEW", ssl_context=context) as station:
+            _, answer = await api.call("POST", "/stations/TLS_RENEW/renew-certificate/", {})
+            assert answer == {"status": "Accepted"}, answer
+            await until_state("TLS_RENEW", SigningRequest.State.INSTALLED)
+            await Station.objects.filter(pk="TLS_RENEW").aupdate(security_profile=3)
+            before = (await Station.objects.aget(pk="TLS_RENEW")).session
+            station.close_connection(reconnect_now=True)
+            deadline = asyncio.get_running_loop().time() + 15
+            while (await Station.objects.aget(pk="TLS_RENEW")).session == before:
+                assert asyncio.get_running_loop().time() < deadline, server.output()[-3000:]
+                await asyncio.sleep(0.05)  # the server process admits it
+            refused = StationEvent.objects.filter(
+                station_id="TLS_RENEW", type="SecurityProfileViolation"
+            )
+            assert not await refused.aexists()
+    finally:
+        await asyncio.to_thread(server.stop)

@@ -14,6 +14,8 @@ handling of a Rejected CertificateSigned, TC_A_14_CSMS).
 from __future__ import annotations
 
 import datetime
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -81,14 +83,35 @@ class CertificatesBlock(ProtocolBase):
         now = datetime.datetime.now(datetime.UTC)
         names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         key = self.pending_key
-        ours = key is not None and leaf.public_key() == key.public_key()
+        if key is None or leaf.public_key() != key.public_key():
+            return {"status": "Rejected"}  # not for the key of its last CSR
         valid = leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc
-        if self.reject_certificates or not ours or not valid or not names:
+        if self.reject_certificates or not valid or not names:
             return {"status": "Rejected"}
         if names[0].value != self.station.identity:
             return {"status": "Rejected"}
         self.client_certificate, self.client_key, self.pending_key = certificates, key, None
+        self._present(certificates, key)
         return {"status": "Accepted"}
+
+    def _present(self, chain: list[x509.Certificate], key: ec.EllipticCurvePrivateKey) -> None:
+        """Connect with the new certificate from the next connection on (security profile 3):
+        its TLS context takes the chain and key (it reads them from files, kept private)."""
+        context = self.station.options.ssl_context
+        if context is None:
+            return
+        folder = Path(tempfile.mkdtemp(prefix=f"emulator-{self.station.identity}-"))
+        cert_path, key_path = folder / "client.pem", folder / "client.key"
+        cert_path.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
+        key_path.touch(mode=0o600)
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        context.load_cert_chain(str(cert_path), str(key_path))
 
     def install(self, kind: str, pem: str) -> dict[str, Any]:
         try:
