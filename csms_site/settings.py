@@ -192,6 +192,20 @@ OCPP_CERTIFICATE_DAYS = env_int("OCPP_CERTIFICATE_DAYS", 365)
 OCPP_CERTIFICATE_RENEW_DAYS = env_int("OCPP_CERTIFICATE_RENEW_DAYS", 30)
 # How often connected stations with a certificate due are asked to renew it (each once a day).
 OCPP_CERTIFICATE_RENEW_CHECK_SECONDS = env_float("OCPP_CERTIFICATE_RENEW_CHECK_SECONDS", 3600.0)
+# OCSP for stations (GetCertificateStatus) and ISO 15118 contract certificates (certificates/ocsp.py):
+# a responder that overrides the one each certificate names, how long to wait, how long to keep.
+OCPP_OCSP_RESPONDER_URL = os.environ.get("OCPP_OCSP_RESPONDER_URL", "")
+OCPP_OCSP_TIMEOUT = env_float("OCPP_OCSP_TIMEOUT", 5.0)
+OCPP_OCSP_CACHE_SECONDS = env_float("OCPP_OCSP_CACHE_SECONDS", 3600.0)
+# ISO 15118 contract certificates (Get15118EVCertificate) come from this provider (certificates/
+# contracts.py): an HTTP endpoint taking the EXI request, or a class of your own (a dotted path).
+OCPP_CONTRACT_PROVIDER_URL = os.environ.get("OCPP_CONTRACT_PROVIDER_URL", "")
+OCPP_CONTRACT_PROVIDER = os.environ.get("OCPP_CONTRACT_PROVIDER", "")
+# The roots a contract certificate chain (Authorize with a certificate) must lead to: a PEM file of
+# V2G / MO roots; unset: the chain is not checked against roots (OCSP and validity still are).
+OCPP_CONTRACT_ROOTS_FILE = os.environ.get("OCPP_CONTRACT_ROOTS_FILE", "")
+# A contract certificate found good authorizes its eMAID even when no ID token of the CSMS has it.
+OCPP_ACCEPT_VALID_CONTRACTS = env_bool("OCPP_ACCEPT_VALID_CONTRACTS", True)
 # An upload is refused above this size (413); an upload URL is good this many hours.
 OCPP_UPLOAD_MAX_BYTES = env_int("OCPP_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 OCPP_UPLOAD_HOURS = env_float("OCPP_UPLOAD_HOURS", 24.0)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from django.conf import settings
 from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, DataTransferStatusEnumType
 
+from certificates import contracts, ocsp
 from devicemodel.readings import ReportEntry, ReportPart
 from devicemodel.reports import report_part
 from displays import services as displays
@@ -88,9 +91,50 @@ class StationSession201(StationSession):
         return call_result.StatusNotification()
 
     @on(Action.authorize)
-    async def on_authorize(self, id_token: dict[str, Any], **_: Any) -> dict[str, Any]:
-        auth = await db.read(authorize, token_201(id_token).value)
-        return {"idTokenInfo": id_token_info(auth)}
+    async def on_authorize(self, id_token: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        hash_data = fields.get("iso15118_certificate_hash_data") or []
+        chain = fields.get("certificate") or ""
+        if not hash_data and not chain:
+            auth = await db.read(authorize, token_201(id_token).value)
+            return {"idTokenInfo": id_token_info(auth)}
+        # C07: a contract certificate, checked over OCSP (and its chain) before the eMAID.
+        certificate_status, auth = await asyncio.gather(
+            contracts.certificate_status(hash_data, chain),
+            db.read(authorize, token_201(id_token).value),
+        )
+        if certificate_status != "Accepted":
+            auth = Authorization("Invalid")
+        elif not auth.known and settings.OCPP_ACCEPT_VALID_CONTRACTS:
+            auth = Authorization("Accepted")  # the mobility operator vouches for its contract
+        return {"idTokenInfo": id_token_info(auth), "certificateStatus": certificate_status}
+
+    @on(Action.get_certificate_status)
+    async def on_get_certificate_status(
+        self, ocsp_request_data: dict[str, Any], **_: Any
+    ) -> call_result.GetCertificateStatus:
+        """M06: the CSMS asks the OCSP responder for the station."""
+        status = await ocsp.check(ocsp.CertId.from_wire(ocsp_request_data))
+        if status.problem:
+            info = {"reasonCode": "OCSPUnavailable", "additionalInfo": status.problem[:512]}
+            return call_result.GetCertificateStatus(status="Failed", status_info=info)
+        return call_result.GetCertificateStatus(status="Accepted", ocsp_result=status.base64)
+
+    @on(Action.get_15118_ev_certificate)
+    async def on_get_15118_ev_certificate(
+        self, iso15118_schema_version: str, action: str, exi_request: str, **_: Any
+    ) -> call_result.Get15118EVCertificate:
+        """M01/M02: forwarded to the contract-certificate provider."""
+        answer = await contracts.ev_certificate(
+            self.identity, iso15118_schema_version, action, exi_request
+        )
+        if answer.problem:
+            info = {"reasonCode": "ProviderFailed", "additionalInfo": answer.problem[:512]}
+            return call_result.Get15118EVCertificate(
+                status=answer.status, exi_response=answer.exi_response, status_info=info
+            )
+        return call_result.Get15118EVCertificate(
+            status=answer.status, exi_response=answer.exi_response
+        )
 
     @on(Action.transaction_event)
     async def on_transaction_event(self, **fields: Any) -> dict[str, Any]:

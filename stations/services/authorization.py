@@ -25,6 +25,7 @@ class Authorization:
     expires_at: datetime | None = None
     group_token: str | None = None
     group_type: str | None = None
+    known: bool = True  # an ID token of the CSMS (False: decided by OCPP_ACCEPT_UNKNOWN_ID_TOKENS)
 
     @property
     def accepted(self) -> bool:
@@ -43,7 +44,7 @@ def authorize(token: str) -> Authorization:
             if settings.OCPP_ACCEPT_UNKNOWN_ID_TOKENS
             else AuthorizationStatus.INVALID
         )
-        return Authorization(status)
+        return Authorization(status, known=False)
     status = found.status
     if status == AuthorizationStatus.ACCEPTED and found.expires_at and found.expires_at <= utcnow():
         status = AuthorizationStatus.EXPIRED
