@@ -28,6 +28,7 @@ COPY monitoring ./monitoring
 COPY displays ./displays
 COPY diagnostics ./diagnostics
 COPY certificates ./certificates
+COPY firmware ./firmware
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "displays",
     "diagnostics",
     "certificates",
+    "firmware",
     "emulator",
     "dashboard",
 ]
@@ -206,6 +207,10 @@ OCPP_CONTRACT_PROVIDER = os.environ.get("OCPP_CONTRACT_PROVIDER", "")
 OCPP_CONTRACT_ROOTS_FILE = os.environ.get("OCPP_CONTRACT_ROOTS_FILE", "")
 # A contract certificate found good authorizes its eMAID even when no ID token of the CSMS has it.
 OCPP_ACCEPT_VALID_CONTRACTS = env_bool("OCPP_ACCEPT_VALID_CONTRACTS", True)
+# Firmware (firmware/): an update not proven within this many minutes fails; campaigns advance
+# every OCPP_CAMPAIGN_TICK_SECONDS (one worker of the cluster).
+OCPP_FIRMWARE_UPDATE_MINUTES = env_int("OCPP_FIRMWARE_UPDATE_MINUTES", 60)
+OCPP_CAMPAIGN_TICK_SECONDS = env_float("OCPP_CAMPAIGN_TICK_SECONDS", 5.0)
 # An upload is refused above this size (413); an upload URL is good this many hours.
 OCPP_UPLOAD_MAX_BYTES = env_int("OCPP_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 OCPP_UPLOAD_HOURS = env_float("OCPP_UPLOAD_HOURS", 24.0)

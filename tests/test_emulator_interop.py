@@ -310,6 +310,10 @@ class Csms16(_Recording, ChargePoint16):
     def on_sign_certificate(self, **_: Any):
         return result16.SignCertificate(status="Accepted")
 
+    @on(Action16.signed_firmware_status_notification)
+    def on_signed_firmware_status_notification(self, **_: Any):
+        return result16.SignedFirmwareStatusNotification()
+
 
 class Csms201(_Recording, ChargePoint201):
     @on(Action201.boot_notification)
@@ -364,6 +368,10 @@ class Csms201(_Recording, ChargePoint201):
     @on(Action201.reservation_status_update)
     def on_reservation_status_update(self, **_: Any):
         return result201.ReservationStatusUpdate()
+
+    @on(Action201.publish_firmware_status_notification)
+    def on_publish_firmware_status_notification(self, **_: Any):
+        return result201.PublishFirmwareStatusNotification()
 
     @on(Action201.sign_certificate)
     def on_sign_certificate(self, **_: Any):
@@ -1655,29 +1663,133 @@ async def test_a_certificate_is_renewed_installed_listed_and_deleted(csms, stati
     assert (await csms.call(delete(certificate_hash_data=hash_data))).status == "NotFound"
 
 
-async def test_update_firmware(csms, station):
+class FirmwareServer:
+    """A vendor's download server on loopback: it serves one image at /fw.bin."""
+
+    def __init__(self, image: bytes) -> None:
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(image)))
+                self.end_headers()
+                self.wfile.write(image)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/fw.bin"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+IMAGE = b"EMULATOR-FIRMWARE 2.0.0\nthe rest of the image\n"
+
+
+@pytest.fixture
+def firmware_server():
+    server = FirmwareServer(IMAGE)
+    yield server
+    server.close()
+
+
+def signed(image: bytes):
+    """A manufacturer's signing certificate and the image's signature (base64)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from certificates.authority import pem
+    from stations import certificates as tls
+
+    signer = tls.station(tls.authority("Manufacturer"), "firmware-signer")
+    signature = signer.key.sign(image, ec.ECDSA(hashes.SHA256()))
+    return pem([signer.certificate]), base64.b64encode(signature).decode()
+
+
+async def test_update_firmware_downloads_installs_and_boots_the_new_version(
+    csms, station, firmware_server
+):
     if csms.version == "1.6":
         await csms.call(
-            call16.UpdateFirmware(location="https://example.org/fw.bin", retrieve_date=timestamp())
+            call16.UpdateFirmware(location=firmware_server.url, retrieve_date=timestamp())
         )
+        steps = ["Downloading", "Downloaded", "Installing", "Installed"]
     else:
         answer = await csms.call(
             call201.UpdateFirmware(
                 request_id=66,
-                firmware={
-                    "location": "https://example.org/fw.bin",
-                    "retrieve_date_time": timestamp(),
-                },
+                firmware={"location": firmware_server.url, "retrieve_date_time": timestamp()},
             )
         )
         assert answer.status == "Accepted"
-    statuses = [(await csms.expect("FirmwareStatusNotification"))["status"] for _ in range(4)]
-    assert statuses == ["Downloading", "Downloaded", "Installing", "Installed"]
-    if csms.version == "2.0.1":
-        assert {p["requestId"] for p in csms.received("FirmwareStatusNotification")} == {66}
+        steps = ["Downloading", "Downloaded", "Installing", "InstallRebooting"]
+    statuses = [(await csms.expect("FirmwareStatusNotification"))["status"] for _ in steps]
+    assert statuses == steps
+    boot = await csms.expect("BootNotification", connection=2)
+    if csms.version == "1.6":
+        assert boot["firmwareVersion"] == "2.0.0"
+    else:
+        assert boot["chargingStation"]["firmwareVersion"] == "2.0.0"
+        assert boot["reason"] == "FirmwareUpdate"
+        installed = await csms.expect("FirmwareStatusNotification")
+        assert installed == {"status": "Installed", "requestId": 66}
     triggered = await csms.call(trigger(csms.version, "FirmwareStatusNotification"))
     assert triggered.status == "Accepted"
     assert (await csms.expect("FirmwareStatusNotification"))["status"] == "Installed"
+
+
+async def test_a_signed_update_is_verified_and_a_bad_signature_refused(
+    csms, station, firmware_server
+):
+    certificate, signature = signed(IMAGE)
+    _, wrong = signed(b"another image")
+    firmware = {
+        "location": firmware_server.url,
+        "retrieve_date_time": timestamp(),
+        "signing_certificate": certificate,
+    }
+    if csms.version == "1.6":
+        update = call16.SignedUpdateFirmware
+        action = "SignedFirmwareStatusNotification"
+    else:
+        update = call201.UpdateFirmware
+        action = "FirmwareStatusNotification"
+    answer = await csms.call(update(request_id=70, firmware={**firmware, "signature": wrong}))
+    assert answer.status == "Accepted"
+    statuses = [(await csms.expect(action))["status"] for _ in range(3)]
+    assert statuses == ["Downloading", "Downloaded", "InvalidSignature"]
+    answer = await csms.call(update(request_id=71, firmware={**firmware, "signature": signature}))
+    statuses = [(await csms.expect(action))["status"] for _ in range(4)]
+    assert statuses == ["Downloading", "Downloaded", "SignatureVerified", "Installing"]
+
+
+@only201
+async def test_a_local_controller_publishes_and_unpublishes_firmware(
+    csms, station, firmware_server
+):
+    import hashlib
+
+    checksum = hashlib.md5(IMAGE, usedforsecurity=False).hexdigest()
+    answer = await csms.call(
+        call201.PublishFirmware(location=firmware_server.url, checksum=checksum, request_id=80)
+    )
+    assert answer.status == "Accepted"
+    statuses = [(await csms.expect("PublishFirmwareStatusNotification")) for _ in range(4)]
+    assert [s["status"] for s in statuses] == [
+        "Downloading",
+        "Downloaded",
+        "ChecksumVerified",
+        "Published",
+    ]
+    assert statuses[-1]["location"] and statuses[-1]["requestId"] == 80
+    assert (await csms.call(call201.UnpublishFirmware(checksum=checksum))).status == "Unpublished"
+    assert (await csms.call(call201.UnpublishFirmware(checksum=checksum))).status == "NoFirmware"
 
 
 # --- coverage --------------------------------------------------------------------------------------

@@ -69,6 +69,7 @@ def test_the_registry_lists_every_job_once_with_its_scope_interval_and_shutdown_
         "message log retention",
         "local list sync",
         "certificate renewal",
+        "firmware campaigns",
     }
     flushed = {name for name, job in jobs.items() if job.at_shutdown is not None}
     assert flushed == {"presence", "message log", "refused logins", "dashboard events"}

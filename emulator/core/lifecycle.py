@@ -107,6 +107,7 @@ class Lifecycle(ConnectorStatus):
                 self.boot_reason = "PowerUp"
                 if self.options.heartbeat_interval is None and answer.get("interval"):
                     self.device.settings["HeartbeatInterval"].value = str(answer["interval"])
+                self.protocol.after_boot()
                 return True
             wait = answer.get("interval") or 10
             done, _ = await asyncio.wait({reader}, timeout=wait)

@@ -86,6 +86,11 @@ class ProtocolBase(ABC):
 
     # --- shared by several blocks -----------------------------------------------------------------
 
+    def after_boot(self) -> None:
+        """Once the CSMS has accepted a boot: what a block reports then (a block that overrides
+        it calls super().after_boot())."""
+        return None
+
     def triggers(self) -> dict[str, Trigger]:
         """The messages TriggerMessage may ask for, and how to send each. A block that sends a
         triggerable message adds it: `return super().triggers() | {"X": self._send_x}`."""

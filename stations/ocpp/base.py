@@ -14,6 +14,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from certificates import services as certificates
 from certificates.models import SigningRequest
 from diagnostics import services as diagnostics
+from firmware import services as firmware
 from monitoring import security_events
 from ocppj import ErrorCode, OcppError
 from stations import db
@@ -109,6 +110,11 @@ class StationSession:
         while self.to_sign:
             pk, typed = self.to_sign.pop(0)
             await certificates.deliver(self.identity, pk, self.version, typed)
+
+    async def firmware_status(self, status: str, request_id: int | None) -> None:
+        """A FirmwareStatusNotification (2.0.1 L01, 1.6) or 1.6 SignedFirmwareStatusNotification:
+        onto the update it reports on (firmware/services.py)."""
+        await self.apply(firmware.status_notified, status, request_id)
 
     async def log_status(self, status: str, request_id: int | None) -> None:
         """A LogStatusNotification (2.0.1 N01, the 1.6 whitepaper) or, without a request id, a 1.6

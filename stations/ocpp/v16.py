@@ -157,8 +157,15 @@ class StationSession16(StationSession):
     async def on_firmware_status_notification(
         self, status: str
     ) -> call_result.FirmwareStatusNotification:
-        await self.record_notification("FirmwareStatusNotification", status=status)
+        await self.firmware_status(status, None)
         return call_result.FirmwareStatusNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    async def on_signed_firmware_status_notification(
+        self, status: str, request_id: int | None = None
+    ) -> call_result.SignedFirmwareStatusNotification:
+        await self.firmware_status(status, request_id)
+        return call_result.SignedFirmwareStatusNotification()
 
     @on(Action.security_event_notification)
     async def on_security_event_notification(

@@ -14,6 +14,7 @@ from certificates import contracts, ocsp
 from devicemodel.readings import ReportEntry, ReportPart
 from devicemodel.reports import report_part
 from displays import services as displays
+from firmware.services import publication_status
 from monitoring import services as monitoring
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
@@ -242,10 +243,19 @@ class StationSession201(StationSession):
     async def on_firmware_status_notification(
         self, status: str, request_id: int | None = None, **_: Any
     ) -> call_result.FirmwareStatusNotification:
-        await self.record_notification(
-            "FirmwareStatusNotification", status=status, request_id=request_id
-        )
+        await self.firmware_status(status, request_id)
         return call_result.FirmwareStatusNotification()
+
+    @on(Action.publish_firmware_status_notification)
+    async def on_publish_firmware_status_notification(
+        self,
+        status: str,
+        location: list[str] | None = None,
+        request_id: int | None = None,
+        **_: Any,
+    ) -> call_result.PublishFirmwareStatusNotification:
+        await self.apply(publication_status, status, location or [], request_id)
+        return call_result.PublishFirmwareStatusNotification()
 
     @on(Action.log_status_notification)
     async def on_log_status_notification(

@@ -488,5 +488,4 @@ _raw(
 _raw("clear-charging-profile", "Clear charging profile", both("ClearChargingProfile"))
 _raw("set-charging-profile", "Set charging profile", both("SetChargingProfile"))
 _raw("composite-schedule", "Get composite schedule", both("GetCompositeSchedule"))
-_raw("update-firmware", "Update firmware", both("UpdateFirmware"))
 _raw("transaction-status", "Get transaction status", {V201: "GetTransactionStatus"}, {V201: {}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from django.conf import settings
@@ -27,9 +28,17 @@ class BootInfo:
 
 
 # What the station reports, stored under the same names; its `reason` becomes `boot_reason`.
+FIRMWARE_BOOT_REASON = "FirmwareUpdate"  # 2.0.1 BootReasonEnumType
 _REPORTED = [f.name for f in fields(BootInfo) if f.name != "reason"]
 _BOOT_FIELDS = [*_REPORTED, "boot_reason", "boot_status", "last_boot_at"]
 _station = SelectOne(Station, ["id"])
+
+# What else a boot means, for apps of their own (firmware: the version a boot reports proves an
+# update). Called with (station, firmware version before, after, boot reason) in the boot's own
+# transaction, only when the version changed or the station says it booted for a firmware update:
+# other boots cost nothing more.
+AfterBoot = Callable[[str, str, str, str], None]
+after_boot: list[AfterBoot] = []
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
     """
     station = _station.get(identity)
     status = station.registration_status if station else RegistrationStatus.REJECTED
+    before = station.firmware_version if station is not None else ""
     if station is not None:
         for name in _REPORTED:
             setattr(station, name, getattr(info, name))
@@ -54,6 +64,11 @@ def station_boot(identity: str, info: BootInfo) -> BootAnswer:
         station.boot_status = status
         station.last_boot_at = utcnow()
         update_fields(station, _BOOT_FIELDS)
+    if station is not None and (
+        before != info.firmware_version or info.reason == FIRMWARE_BOOT_REASON
+    ):
+        for hook in after_boot:
+            hook(identity, before, info.firmware_version, info.reason)
     if info.reason != "Triggered":
         flag_open_transactions(
             identity,
