@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("displays.api.urls")),
     path("", include("diagnostics.api.urls")),
     path("", include("certificates.api.urls")),
+    path("", include("firmware.api.urls")),
 ]

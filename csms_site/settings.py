@@ -254,6 +254,8 @@ SPECTACULAR_SETTINGS = {
         "MonitorTypeEnum": "monitoring.models.MonitorType",
         "LogKindEnum": "diagnostics.models.LogRequest.Kind",
         "CertificateKindEnum": "certificates.models.SigningRequest.Kind",
+        "CampaignStateEnum": "firmware.models.Campaign.State",
+        "UpdateOutcomeEnum": "firmware.models.FirmwareUpdate.Outcome",
     },
 }
 

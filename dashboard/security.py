@@ -15,6 +15,7 @@ from certificates.models import InstalledCertificate, SigningRequest
 from dashboard.views import _refused, _reply, operators_only
 from diagnostics.api.views import download
 from diagnostics.models import LogRequest
+from firmware.models import FirmwareImage, FirmwareUpdate
 from monitoring import queries as monitoring
 from monitoring.models import SecurityEvent
 from stations.models import Station
@@ -42,6 +43,8 @@ def station_security(request: HttpRequest, station_id: str) -> HttpResponse:
                 :LOGS_SHOWN
             ],
             "signed": SigningRequest.objects.filter(station=station)[:CERTIFICATES_SHOWN],
+            "updates": FirmwareUpdate.objects.filter(station=station).select_related("image")[:20],
+            "images": FirmwareImage.objects.all()[:50],
             "installed": InstalledCertificate.objects.filter(
                 station=station, deleted_at__isnull=True
             ),

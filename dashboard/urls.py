@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import security, views
+from dashboard import firmware, security, views
 
 app_name = "dashboard"
 
@@ -21,6 +21,13 @@ urlpatterns = [
         name="station-renew-certificate",
     ),
     path("certificates/", security.expiring_certificates, name="certificates"),
+    path("firmware/", firmware.firmware, name="firmware"),
+    path("firmware/campaigns/<int:campaign_id>/", firmware.campaign, name="campaign"),
+    path(
+        "firmware/campaigns/<int:campaign_id>/<slug:action>/",
+        firmware.campaign_action,
+        name="campaign-action",
+    ),
     path(
         "stations/<str:station_id>/logs/<int:log_id>/file/",
         security.log_file,

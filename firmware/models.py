@@ -134,6 +134,7 @@ class Publication(models.Model):
     image = models.ForeignKey(FirmwareImage, null=True, on_delete=models.SET_NULL, related_name="+")
     request_id = models.IntegerField()
     checksum = models.CharField(max_length=32)
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     status = models.CharField(max_length=32, blank=True)
     locations = models.JSONField(
         default=list, blank=True, help_text="Where the controller serves it."

@@ -113,7 +113,8 @@ for name, label, actions in (
 
 @dataclass(frozen=True)
 class PublishInput(FormInput):
-    image_id: int
+    image_id: int | None = None
+    checksum: str = ""  # from REST: the image of this MD5
 
     fields = (IMAGE,)
 
@@ -122,12 +123,17 @@ class PublishInput(FormInput):
         return cls(IMAGE.read_int(form))
 
 
-def _publish_payload(station_id: str, image_id: int) -> dict[str, Any]:
+def _publish_payload(station_id: str, value: PublishInput) -> dict[str, Any]:
     import secrets
 
-    image = FirmwareImage.objects.filter(pk=image_id).first()
+    images = FirmwareImage.objects.all()
+    if value.image_id is not None:
+        image = images.filter(pk=value.image_id).first()
+    else:
+        image = images.filter(md5=value.checksum.lower()).first()
     if image is None:
-        raise InputError(f"No firmware image #{image_id}")
+        raise InputError(f"No firmware image #{value.image_id or value.checksum}")
+    image_id = image.pk
     # The controller downloads it like a station would: a token of its own, on a queued update.
     update_pk = services.open_update(station_id, UpdateOrder(image_id=image_id), None)
     token = secrets.token_urlsafe(32)
@@ -154,7 +160,7 @@ async def _publish(
 ) -> tuple[str, CommandResult]:
     from stations.remote.delivery import send_command
 
-    payload = await in_db_thread(_publish_payload)(station_id, value.image_id)
+    payload = await in_db_thread(_publish_payload)(station_id, value)
     result = await send_command(
         station_id, "PublishFirmware", payload, requested_by=user, source=source
     )
@@ -170,6 +176,8 @@ register(
         lambda value, target: {"location": "<download URL>", "checksum": "<MD5>", "requestId": 0},
         default=_no_image,
         perform=_publish,
+        # A REST payload names the image by its MD5; the CSMS serves it at a URL of its own.
+        parse=lambda payload, target: PublishInput(checksum=str(payload["checksum"])),
         on_page=False,
     )
 )

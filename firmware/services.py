@@ -47,6 +47,8 @@ FAILURES = frozenset(
     }
 )
 REFUSALS = frozenset({"Rejected", "InvalidCertificate", "RevokedCertificate"})
+# A publication's statuses after which the controller needs the image no more.
+PUBLISH_DONE = ("Published", "DownloadFailed", "InvalidChecksum", "PublishFailed")
 
 
 def token_hash(token: str) -> str:
@@ -84,7 +86,8 @@ def store_image(
         signing_certificate=signing_certificate.strip(),
         uploaded_by=user if getattr(user, "pk", None) else None,
     )
-    image.file.save(filename, File(content), save=False)
+    # A folder per content: two images of one name never overwrite each other.
+    image.file.save(f"{image.sha256[:16]}/{filename}", File(content), save=False)
     image.save()
     return image
 
@@ -281,9 +284,19 @@ def download(token: str) -> Download | None:
         if token
         else None
     )
-    if update is None or update.image is None or not update.image.file:
+    image = update.image if update is not None else None
+    if image is None and token:  # a local controller publishing it (L05), until it has
+        from firmware.models import Publication
+
+        publication = (
+            Publication.objects.select_related("image")
+            .filter(token_hash=token_hash(token))
+            .exclude(status__in=PUBLISH_DONE)
+            .first()
+        )
+        image = publication.image if publication is not None else None
+    if image is None or not image.file:
         return None
-    image = update.image
     return Download(image.file.path, image.size, (image.file.name or "").rsplit("/", 1)[-1])
 
 

@@ -67,6 +67,9 @@ function changesRegions(e) {
       return stationOf(e) === stationPage().dataset.station;
     case "reservations":
       return e.kind === "reservation";
+    case "campaign":
+    case "firmware":
+      return e.kind === "campaign" || e.kind === "firmware";
     case "station":
       return stationOf(e) === stationPage().dataset.station;
     case "transactions":
