@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from ocpp.routing import on
 
 from certificates import hashdata
 from emulator.core.state import Connector
@@ -112,6 +113,24 @@ class CertificatesBlock(ProtocolBase):
             )
         )
         context.load_cert_chain(str(cert_path), str(key_path))
+
+    # The same action names and payloads in both versions: routed here once.
+
+    @on("CertificateSigned")
+    def on_certificate_signed(self, certificate_chain: str, **_: Any) -> dict[str, Any]:
+        return self.certificate_signed(certificate_chain)
+
+    @on("InstallCertificate")
+    def on_install_certificate(
+        self, certificate_type: str, certificate: str, **_: Any
+    ) -> dict[str, Any]:
+        return self.install(certificate_type, certificate)
+
+    @on("DeleteCertificate")
+    def on_delete_certificate(
+        self, certificate_hash_data: dict[str, Any], **_: Any
+    ) -> dict[str, Any]:
+        return self.delete(certificate_hash_data)
 
     def install(self, kind: str, pem: str) -> dict[str, Any]:
         try:

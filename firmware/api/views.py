@@ -100,22 +100,7 @@ class FirmwareUpdateSerializer(serializers.ModelSerializer):
             "finished_at",
             "retries",
         ]
-        read_only_fields = [
-            "campaign",
-            "canary",
-            "request_id",
-            "action",
-            "answer",
-            "status",
-            "history",
-            "outcome",
-            "problem",
-            "version_before",
-            "version_after",
-            "created_at",
-            "sent_at",
-            "finished_at",
-        ]
+        read_only_fields = [f for f in fields if f not in ("station", "image", "retries")]
 
 
 class UpdateFilter(django_filters.FilterSet):
