@@ -29,6 +29,7 @@ COPY displays ./displays
 COPY diagnostics ./diagnostics
 COPY certificates ./certificates
 COPY firmware ./firmware
+COPY smartcharging ./smartcharging
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

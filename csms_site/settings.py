@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "diagnostics",
     "certificates",
     "firmware",
+    "smartcharging",
     "emulator",
     "dashboard",
 ]

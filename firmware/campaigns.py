@@ -202,11 +202,13 @@ async def send(
         await in_db_thread(services.answered)(update_pk, "")
         await in_db_thread(_unsent)(update_pk, refused.message)
         raise
-    if result.outcome == Outcome.ANSWERED:
+    if result.outcome == Outcome.NOT_CONNECTED:
+        await in_db_thread(_unsent)(update_pk, "The station was not connected")
+    elif result.outcome == Outcome.ANSWERED:
         answer = (result.payload or {}).get("status") or "Accepted"  # 1.6's is empty
-    else:
-        answer = ""
-    await in_db_thread(services.answered)(update_pk, str(answer))
+        await in_db_thread(services.answered)(update_pk, str(answer))
+    else:  # no answer, or an error for one: it will not install what it did not take
+        await in_db_thread(services.unanswered)(update_pk, f"{action}: {result.outcome}")
     return f"{action} #{number}", result
 
 

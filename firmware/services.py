@@ -198,6 +198,16 @@ def answered(update_pk: int, status: str) -> None:
         events.publish("firmware", station=update.station_id)
 
 
+def unanswered(update_pk: int, why: str) -> None:
+    """The station did not answer the update (or answered it with a CALLERROR): failed."""
+    with atomic():
+        update = FirmwareUpdate.objects.select_for_update().get(pk=update_pk)
+        if update.outcome == FirmwareUpdate.Outcome.PENDING:
+            _finish(update, FirmwareUpdate.Outcome.FAILED, why)
+            update.save()
+            events.publish("firmware", station=update.station_id)
+
+
 def status_notified(station_id: str, status: str, request_id: int | None) -> FirmwareUpdate | None:
     """A FirmwareStatusNotification (2.0.1 with its request id; 1.6 without: the station's latest
     update in progress) or 1.6 SignedFirmwareStatusNotification. Idle concerns no update."""

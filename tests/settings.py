@@ -12,6 +12,10 @@ os.environ.setdefault("OCPP_REQUIRE_PASSWORD", "0")
 # The local-list sync job sends what is due on its own; tests that send lists themselves must not
 # race it (tests/test_local_lists.py starts a server of its own to test the job).
 os.environ.setdefault("OCPP_LOCAL_LIST_SYNC_SECONDS", "3600")
+# Likewise firmware campaigns: on SQLite every test server runs the cluster jobs, and one that is
+# not the station's would send a campaign's updates where the station is not (a test server's
+# channel layer is its own). Campaign tests start a server of their own that ticks fast.
+os.environ.setdefault("OCPP_CAMPAIGN_TICK_SECONDS", "3600")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # Uploaded logs and firmware of this pytest process and the servers it starts (they inherit it).

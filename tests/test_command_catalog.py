@@ -40,7 +40,7 @@ from tests.ocpp_client import OcppTestClient
 # The actions each version's specification lets a CSMS send that the catalog declares today.
 EXPECTED = {
     V16: 26,
-    V201: 38,
+    V201: 39,
 }
 
 
@@ -122,36 +122,29 @@ def test_the_api_keeps_the_seeds_wording_for_a_station_that_is_not_connected():
 
 
 @dataclass(frozen=True)
-class ProfilesInput(FormInput):
-    request_id: int = 1
+class CostInput(FormInput):
+    total_cost: int = 1
 
-    fields = (Number("request_id", "Request", default=1, minimum=1),)
+    fields = (Number("total_cost", "Cost", default=1, minimum=0),)
 
 
-def _profiles(value: ProfilesInput, target: Target) -> dict[str, Any]:
-    return {"requestId": value.request_id, "chargingProfile": {}}
+def _cost(value: CostInput, target: Target) -> dict[str, Any]:
+    return {"totalCost": value.total_cost, "transactionId": "tx-1"}
 
 
 @pytest.fixture
-def get_profiles():
-    """K09 GetChargingProfiles, declared the way any new command is (a command not declared yet:
-    issue 18 adds it for real, and this test then takes another)."""
+def cost_updated():
+    """I02 CostUpdated, declared the way any new command is (the last CSMS action not declared
+    yet: issue 18's tariffs add it for real, and this test then declares a copy of its own)."""
     spec = register(
-        CommandSpec(
-            "get-profiles-test",
-            "Get charging profiles",
-            {V201: "GetChargingProfiles"},
-            ProfilesInput,
-            _profiles,
-            accepts=frozenset({"Accepted"}),
-        )
+        CommandSpec("cost-test", "Send the running cost", {V201: "CostUpdated"}, CostInput, _cost)
     )
     yield spec
     unregister(spec.name)
 
 
 async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaults(
-    get_profiles, make_station
+    cost_updated, make_station
 ):
     await make_station("CP_1")
     station, _, _ = await OcppTestClient.open("CP_1", V201)
@@ -162,47 +155,43 @@ async def test_a_new_declaration_is_offered_by_rest_the_dashboard_and_the_defaul
     user = await get_user_model().objects.acreate_user("operator", password="pw", is_staff=True)
     await operator.aforce_login(user)
     try:
-        assert "GetChargingProfiles" in CSMS_ACTIONS[V201]
-        assert "GetChargingProfiles" not in CSMS_ACTIONS[V16]
+        assert "CostUpdated" in CSMS_ACTIONS[V201]
+        assert "CostUpdated" not in CSMS_ACTIONS[V16]
 
-        # The default payload, as `ocpp_command CP_1 GetChargingProfiles` would send it.
-        response = await operator.get("/api/stations/CP_1/commands/GetChargingProfiles/")
-        assert response.json()["payload"] == {"requestId": 1, "chargingProfile": {}}
+        # The default payload, as `ocpp_command CP_1 CostUpdated` would send it.
+        response = await operator.get("/api/stations/CP_1/commands/CostUpdated/")
+        assert response.json()["payload"] == {"totalCost": 1, "transactionId": "tx-1"}
 
         # REST: the payload itself, validated against the action's schema, sent, answered.
         request = asyncio.create_task(
             operator.post(
-                "/api/stations/CP_1/commands/GetChargingProfiles/",
-                {"requestId": 7, "chargingProfile": {}},
+                "/api/stations/CP_1/commands/CostUpdated/",
+                {"totalCost": 7, "transactionId": "tx-1"},
                 content_type="application/json",
             )
         )
         call = await station.receive()
-        assert call[2:] == ["GetChargingProfiles", {"requestId": 7, "chargingProfile": {}}]
-        await station.send([3, call[1], {"status": "NoProfiles"}])
-        assert (await request).json() == {"status": "NoProfiles"}
+        assert call[2:] == ["CostUpdated", {"totalCost": 7, "transactionId": "tx-1"}]
+        await station.send([3, call[1], {}])
+        assert (await request).json() == {}
 
         # The dashboard: the station page shows the declared form, with no template of its own...
         page = (await operator.get("/stations/CP_1/")).content.decode()
         assert re.search(
-            r'<form method="post" action="/stations/CP_1/actions/get-profiles-test/" '
-            r'data-action="get-profiles-test">.*?<input name="request_id" type="number" min="1" '
-            r'value="1" aria-label="Request"><button>Get charging profiles</button></form>',
+            r'<form method="post" action="/stations/CP_1/actions/cost-test/" '
+            r'data-action="cost-test">.*?<input name="total_cost" type="number" min="0" '
+            r'value="1" aria-label="Cost"><button>Send the running cost</button></form>',
             page,
         )
-        # ... and reads what it posts into the typed input; the answer is judged by `accepts`.
+        # ... and reads what it posts into the typed input; the answer is judged.
         request = asyncio.create_task(
-            operator.post("/stations/CP_1/actions/get-profiles-test/", {"request_id": "9"})
+            operator.post("/stations/CP_1/actions/cost-test/", {"total_cost": "9"})
         )
         call = await station.receive()
-        assert call[2:] == ["GetChargingProfiles", {"requestId": 9, "chargingProfile": {}}]
-        await station.send([3, call[1], {"status": "NoProfiles"}])
+        assert call[2:] == ["CostUpdated", {"totalCost": 9, "transactionId": "tx-1"}]
+        await station.send([3, call[1], {}])
         body = (await request).json()
-        assert (body["ok"], body["level"], body["message"]) == (
-            False,
-            "warning",
-            "CP_1 did not accept GetChargingProfiles: NoProfiles",
-        )
+        assert body["ok"] is True and "CostUpdated" in body["message"], body
         sources = [c.source async for c in Command.objects.order_by("pk")]
         assert sources == ["api", "dashboard"]
     finally:

@@ -373,6 +373,10 @@ class Csms201(_Recording, ChargePoint201):
     def on_publish_firmware_status_notification(self, **_: Any):
         return result201.PublishFirmwareStatusNotification()
 
+    @on(Action201.report_charging_profiles)
+    def on_report_charging_profiles(self, **_: Any):
+        return result201.ReportChargingProfiles()
+
     @on(Action201.sign_certificate)
     def on_sign_certificate(self, **_: Any):
         return result201.SignCertificate(status="Accepted")
@@ -1710,6 +1714,45 @@ def signed(image: bytes):
     signer = tls.station(tls.authority("Manufacturer"), "firmware-signer")
     signature = signer.key.sign(image, ec.ECDSA(hashes.SHA256()))
     return pem([signer.certificate]), base64.b64encode(signature).decode()
+
+
+@only201
+async def test_installed_charging_profiles_are_reported(csms, station):
+    """K09: GetChargingProfiles answered with ReportChargingProfiles, one per EVSE (tbc on all but
+    the last); NoProfiles when none matches."""
+    schedule = {
+        "id": 1,
+        "charging_rate_unit": "A",
+        "charging_schedule_period": [{"start_period": 0, "limit": 16}],
+    }
+    for evse, profile_id in ((1, 11), (2, 12)):
+        answer = await csms.call(
+            call201.SetChargingProfile(
+                evse_id=evse,
+                charging_profile={
+                    "id": profile_id,
+                    "stack_level": 0,
+                    "charging_profile_purpose": "TxDefaultProfile",
+                    "charging_profile_kind": "Relative",
+                    "charging_schedule": [schedule],
+                },
+            )
+        )
+        assert answer.status == "Accepted"
+    answer = await csms.call(
+        call201.GetChargingProfiles(
+            request_id=5, charging_profile={"charging_profile_purpose": "TxDefaultProfile"}
+        )
+    )
+    assert answer.status == "Accepted"
+    first = await csms.expect("ReportChargingProfiles")
+    second = await csms.expect("ReportChargingProfiles")
+    assert [(r["evseId"], r["tbc"]) for r in (first, second)] == [(1, True), (2, False)]
+    assert first["chargingProfile"][0]["id"] == 11 and first["requestId"] == 5
+    none = await csms.call(
+        call201.GetChargingProfiles(request_id=6, charging_profile={"charging_profile_id": [99]})
+    )
+    assert none.status == "NoProfiles"
 
 
 async def test_update_firmware_downloads_installs_and_boots_the_new_version(

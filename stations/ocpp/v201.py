@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 from django.conf import settings
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.routing import after, on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action, DataTransferStatusEnumType
@@ -16,6 +17,7 @@ from devicemodel.reports import report_part
 from displays import services as displays
 from firmware.services import publication_status
 from monitoring import services as monitoring
+from smartcharging import services as smart
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
 from stations.ocpp.base import StationSession
@@ -153,6 +155,64 @@ class StationSession201(StationSession):
         report = MeterReport(evse_id, samples_201(meter_value))
         await self.apply(meter_values_201, report)
         return call_result.MeterValues()
+
+    # --- smart charging (K) ---------------------------------------------------------------------
+
+    @on(Action.report_charging_profiles)
+    async def on_report_charging_profiles(
+        self,
+        request_id: int,
+        charging_limit_source: str,
+        evse_id: int,
+        charging_profile: list[dict[str, Any]],
+        **_: Any,
+    ) -> call_result.ReportChargingProfiles:
+        profiles = [snake_to_camel_case(p) for p in charging_profile]
+        await self.apply(smart.reported, evse_id, charging_limit_source, profiles)
+        return call_result.ReportChargingProfiles()
+
+    @on(Action.notify_charging_limit)
+    async def on_notify_charging_limit(
+        self, charging_limit: dict[str, Any], evse_id: int | None = None, **fields: Any
+    ) -> call_result.NotifyChargingLimit:
+        schedules = [snake_to_camel_case(s) for s in fields.get("charging_schedule") or ()]
+        await self.apply(
+            smart.limit_notified,
+            str(charging_limit["charging_limit_source"]),
+            charging_limit.get("is_grid_critical"),
+            evse_id,
+            schedules,
+        )
+        return call_result.NotifyChargingLimit()
+
+    @on(Action.cleared_charging_limit)
+    async def on_cleared_charging_limit(
+        self, charging_limit_source: str, evse_id: int | None = None, **_: Any
+    ) -> call_result.ClearedChargingLimit:
+        await self.apply(smart.limit_cleared, charging_limit_source, evse_id)
+        return call_result.ClearedChargingLimit()
+
+    @on(Action.notify_ev_charging_needs)
+    async def on_notify_ev_charging_needs(
+        self, evse_id: int, charging_needs: dict[str, Any], **_: Any
+    ) -> call_result.NotifyEVChargingNeeds:
+        """K15: the needs are kept; until the CSMS's allocator computes schedules from them, it
+        tells the station it will send none (Rejected), so the EV charges on the station's own
+        limits rather than waiting for a schedule that will not come."""
+        await self.apply(smart.needs_notified, evse_id, snake_to_camel_case(charging_needs))
+        return call_result.NotifyEVChargingNeeds(
+            status="Rejected", status_info={"reasonCode": "NoSchedule"}
+        )
+
+    @on(Action.notify_ev_charging_schedule)
+    async def on_notify_ev_charging_schedule(
+        self, time_base: str, evse_id: int, charging_schedule: dict[str, Any], **_: Any
+    ) -> call_result.NotifyEVChargingSchedule:
+        """K17: the EV's schedule, kept with its needs; Accepted (it stays within the limits the
+        CSMS gave, which the station enforces)."""
+        schedule = {"timeBase": time_base, **snake_to_camel_case(charging_schedule)}
+        await self.apply(smart.ev_schedule_notified, evse_id, schedule)
+        return call_result.NotifyEVChargingSchedule(status="Accepted")
 
     @on(Action.notify_event)
     async def on_notify_event(

@@ -485,7 +485,4 @@ _raw(
     both("DataTransfer"),
     {V16: {"vendorId": VENDOR_ID}, V201: {"vendorId": VENDOR_ID}},
 )
-_raw("clear-charging-profile", "Clear charging profile", both("ClearChargingProfile"))
-_raw("set-charging-profile", "Set charging profile", both("SetChargingProfile"))
-_raw("composite-schedule", "Get composite schedule", both("GetCompositeSchedule"))
 _raw("transaction-status", "Get transaction status", {V201: "GetTransactionStatus"}, {V201: {}})
