@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("diagnostics.api.urls")),
     path("", include("certificates.api.urls")),
     path("", include("firmware.api.urls")),
+    path("", include("smartcharging.api.urls")),
 ]

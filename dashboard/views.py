@@ -29,6 +29,7 @@ from monitoring import services as monitoring_services
 from monitoring.models import Alert
 from reservations import services as reservation_services
 from reservations.models import Reservation
+from smartcharging.models import ChargingNeeds, ChargingProfile, CompositeSchedule, ExternalLimit
 from stations import keys
 from stations.models import Connector, MessageLog, Station, Transaction
 from stations.remote import verdict
@@ -144,12 +145,34 @@ def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
             "local_list": StationList.objects.filter(station=station)
             .select_related("list")
             .first(),
+            **smart_charging(station),
             "refresh_delay_ms": _refresh_delay_ms(),
             "nav": "stations",
         },
     )
     patch_vary_headers(response, ["X-Live-Charting"])
     return response
+
+
+def smart_charging(station: Station) -> dict:
+    """The station's installed and sent profiles, its latest composite schedule, the external
+    limits in force, and the latest EV charging needs."""
+    composite = CompositeSchedule.objects.filter(station=station).first()
+    if composite is not None and composite.schedule:
+        schedule = composite.schedule
+        inner = (
+            schedule.get("chargingSchedule")
+            if isinstance(schedule.get("chargingSchedule"), dict)
+            else schedule
+        )
+        composite.periods = inner.get("chargingSchedulePeriod") or []  # type: ignore[attr-defined]
+        composite.unit_shown = inner.get("chargingRateUnit") or composite.unit  # type: ignore[attr-defined]
+    return {
+        "profiles": ChargingProfile.objects.filter(station=station).exclude(state="cleared")[:50],
+        "composite": composite,
+        "limits": ExternalLimit.objects.filter(station=station, cleared_at__isnull=True)[:10],
+        "needs": ChargingNeeds.objects.filter(station=station).first(),
+    }
 
 
 @operators_only
