@@ -138,7 +138,7 @@ def prepare(
     """An update about to be sent: its download token, request id and payload."""
     with atomic():
         update = (
-            FirmwareUpdate.objects.select_for_update()
+            FirmwareUpdate.objects.select_for_update(of=("self",))
             .select_related("image", "station")
             .get(pk=update_pk)
         )
@@ -214,7 +214,7 @@ def status_notified(station_id: str, status: str, request_id: int | None) -> Fir
     if status == "Idle":
         return None
     with atomic():
-        updates = FirmwareUpdate.objects.select_for_update().filter(
+        updates = FirmwareUpdate.objects.select_for_update(of=("self",)).filter(
             station_id=station_id, outcome=FirmwareUpdate.Outcome.PENDING
         )
         if request_id is not None:
@@ -246,7 +246,7 @@ def booted(station_id: str, before: str, after: str, reason: str) -> None:
     """A boot whose version changed (or that was for a firmware update): the proof, or the
     failure, of the station's update in progress."""
     update = (
-        FirmwareUpdate.objects.select_for_update()
+        FirmwareUpdate.objects.select_for_update(of=("self",))
         .select_related("image")
         .filter(station_id=station_id, outcome=FirmwareUpdate.Outcome.PENDING, image__isnull=False)
         .first()
