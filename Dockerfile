@@ -30,6 +30,7 @@ COPY diagnostics ./diagnostics
 COPY certificates ./certificates
 COPY firmware ./firmware
 COPY smartcharging ./smartcharging
+COPY sites ./sites
 COPY emulator ./emulator
 COPY dashboard ./dashboard
 COPY templates ./templates

@@ -16,4 +16,5 @@ urlpatterns = [
     path("", include("certificates.api.urls")),
     path("", include("firmware.api.urls")),
     path("", include("smartcharging.api.urls")),
+    path("", include("sites.api.urls")),
 ]

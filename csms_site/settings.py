@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "certificates",
     "firmware",
     "smartcharging",
+    "sites",
     "emulator",
     "dashboard",
 ]
