@@ -213,6 +213,14 @@ OCPP_ACCEPT_VALID_CONTRACTS = env_bool("OCPP_ACCEPT_VALID_CONTRACTS", True)
 # every OCPP_CAMPAIGN_TICK_SECONDS (one worker of the cluster).
 OCPP_FIRMWARE_UPDATE_MINUTES = env_int("OCPP_FIRMWARE_UPDATE_MINUTES", 60)
 OCPP_CAMPAIGN_TICK_SECONDS = env_float("OCPP_CAMPAIGN_TICK_SECONDS", 5.0)
+# Load management (smartcharging/load.py): how often circuits' shares are recomputed and sent, the
+# EV's current when it has not said (per phase), the least change worth a new TxProfile, and the
+# stack level of the allocator's profiles.
+OCPP_LOAD_TICK_SECONDS = env_float("OCPP_LOAD_TICK_SECONDS", 2.0)
+OCPP_EV_MIN_CURRENT_A = env_float("OCPP_EV_MIN_CURRENT_A", 6.0)
+OCPP_EV_MAX_CURRENT_A = env_float("OCPP_EV_MAX_CURRENT_A", 32.0)
+OCPP_LOAD_STEP_A = env_float("OCPP_LOAD_STEP_A", 0.5)
+OCPP_LOAD_STACK_LEVEL = env_int("OCPP_LOAD_STACK_LEVEL", 5)
 # An upload is refused above this size (413); an upload URL is good this many hours.
 OCPP_UPLOAD_MAX_BYTES = env_int("OCPP_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 OCPP_UPLOAD_HOURS = env_float("OCPP_UPLOAD_HOURS", 24.0)

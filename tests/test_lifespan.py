@@ -70,6 +70,7 @@ def test_the_registry_lists_every_job_once_with_its_scope_interval_and_shutdown_
         "local list sync",
         "certificate renewal",
         "firmware campaigns",
+        "load management",
     }
     flushed = {name for name, job in jobs.items() if job.at_shutdown is not None}
     assert flushed == {"presence", "message log", "refused logins", "dashboard events"}

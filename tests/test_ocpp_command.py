@@ -130,7 +130,7 @@ def test_a_stop_without_an_active_transaction_asks_for_a_payload(db, protocol):
 
 
 def test_an_action_without_a_default_asks_for_a_payload():
-    with pytest.raises(NoDefaultPayload, match="SetChargingProfile has no default payload"):
+    with pytest.raises(NoDefaultPayload, match="SetChargingProfile needs the profile"):
         default_payload("SetChargingProfile", "2.0.1", "CP_D")
     with pytest.raises(NoDefaultPayload, match=r"ClearCache is not a command of OCPP 3\.0"):
         default_payload("ClearCache", "3.0", "CP_D")

@@ -13,14 +13,24 @@ import asyncio
 from emulator.core.base import StationBase
 from emulator.core.state import Connector, Transaction
 
+VOLTS, PHASES = 230, 3  # the emulated EVs charge on three phases
+
 
 class Metering(StationBase):
     def meter_interval(self) -> float:
         return self.options.meter_interval or self.device.integer("MeterValueSampleInterval") or 60
 
     def power_w(self, connector: Connector) -> float:
+        """The station's power, under the profile's limit, and what the EV takes: at most its
+        maximum current, and nothing below its minimum (an EV cannot charge below it)."""
         limit = connector.limit_w
-        return self.options.power_w if limit is None else min(self.options.power_w, limit)
+        power = self.options.power_w if limit is None else min(self.options.power_w, limit)
+        options = self.options
+        if options.ev_max_current_a is not None:
+            power = min(power, options.ev_max_current_a * VOLTS * PHASES)
+        if options.ev_min_current_a and power < options.ev_min_current_a * VOLTS * PHASES:
+            return 0.0
+        return power
 
     def advance_meter(self, connector: Connector) -> None:
         """Add the energy delivered since the last advance, at the (possibly limited) power."""

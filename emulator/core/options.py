@@ -35,6 +35,10 @@ class StationOptions:
     configuration_max_keys: int = 20  # 1.6 GetConfigurationMaxKeys
     local_list_max: int = 1000  # LocalAuthListMaxLength (2.0.1 LocalAuthListCtrlr.Entries)
     local_list_items: int = 100  # SendLocalListMaxLength (LocalAuthListCtrlr.ItemsPerMessage)
+    # The EV: it takes at most ev_max_current_a and nothing below ev_min_current_a (per phase,
+    # three phases); None / 0: it takes whatever the station gives.
+    ev_min_current_a: float = 0.0
+    ev_max_current_a: float | None = None
     # Fault injection, to reproduce field bugs in a CSMS.
     duplicate_messages: bool = False  # send every transaction message twice
     out_of_order: bool = False  # swap consecutive meter messages before sending

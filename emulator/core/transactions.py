@@ -74,6 +74,7 @@ class ChargingSessions(Reservations, Authorization, Metering):
         self.advance_meter(connector)  # the energy since the last sample counts too
         connector.transaction = None
         self.protocol.enqueue_stop(tx, connector.meter_wh, reason)
+        self.protocol.transaction_ended(evse_id)
         await self.set_status(evse_id, "Finishing")
         await self.refresh_status(connector)
         if self.pending_reset and not any(c.transaction for c in self.connectors.values()):

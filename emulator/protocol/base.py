@@ -86,6 +86,10 @@ class ProtocolBase(ABC):
 
     # --- shared by several blocks -----------------------------------------------------------------
 
+    def transaction_ended(self, evse_id: int) -> None:
+        """A transaction on `evse_id` has ended: what a block drops with it (its TxProfiles)."""
+        return None
+
     def after_boot(self) -> None:
         """Once the CSMS has accepted a boot: what a block reports then (a block that overrides
         it calls super().after_boot())."""

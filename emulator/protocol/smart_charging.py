@@ -30,6 +30,7 @@ class Profile:
     limit: float
     unit: str  # "W" or "A", as the CSMS sent it
     phases: int = PHASES
+    purpose: str = ""
 
     @property
     def limit_w(self) -> float:
@@ -43,7 +44,7 @@ class Profile:
 
 
 def profile_from(
-    profile_id: int, evse_id: int, stack_level: int, schedule: dict[str, Any]
+    profile_id: int, evse_id: int, stack_level: int, schedule: dict[str, Any], purpose: str = ""
 ) -> Profile:
     """A profile from its (snake_case) charging schedule: the first period counts."""
     period = schedule["charging_schedule_period"][0]
@@ -54,6 +55,7 @@ def profile_from(
         limit=float(period["limit"]),
         unit=schedule["charging_rate_unit"],
         phases=period.get("number_phases") or PHASES,
+        purpose=purpose,
     )
 
 
@@ -76,11 +78,23 @@ class ProfileStore:
         return bool(doomed)
 
     def top_for(self, evse_id: int) -> Profile | None:
-        """The highest-stack profile for this EVSE, or the station-wide one (EVSE 0)."""
+        """The profile in force on this EVSE: a TxProfile over a TxDefaultProfile (2.0.1 K01's
+        precedence), then the highest stack level, the EVSE's own over the station-wide one."""
         relevant = [p for p in self.profiles.values() if p.evse_id in (0, evse_id)]
         if not relevant:
             return None
-        return max(relevant, key=lambda p: (p.stack_level, p.evse_id))
+        return max(relevant, key=lambda p: (p.purpose == "TxProfile", p.stack_level, p.evse_id))
+
+    def end_transaction(self, evse_id: int) -> bool:
+        """A TxProfile lasts as long as its transaction."""
+        ended = [
+            p.id
+            for p in self.profiles.values()
+            if p.purpose == "TxProfile" and p.evse_id == evse_id
+        ]
+        for pid in ended:
+            del self.profiles[pid]
+        return bool(ended)
 
     def limit_for(self, evse_id: int) -> float | None:
         top = self.top_for(evse_id)
@@ -108,7 +122,14 @@ class SmartChargingBlock(ProtocolBase):
 
     def _refresh_limits(self) -> None:
         for connector in self.station.connectors.values():
-            connector.limit_w = self.profiles.limit_for(connector.evse_id)
+            limit = self.profiles.limit_for(connector.evse_id)
+            if limit != connector.limit_w:
+                self.station.advance_meter(connector)  # the energy so far at the old limit
+                connector.limit_w = limit
+
+    def transaction_ended(self, evse_id: int) -> None:
+        if self.profiles.end_transaction(evse_id):
+            self._refresh_limits()
 
     def _known_evse(self, evse_id: int) -> bool:
         """EVSE 0 is the whole station."""

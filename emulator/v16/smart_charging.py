@@ -18,6 +18,7 @@ class SmartCharging16(SmartChargingBlock):
             evse_id,
             profile["stack_level"],
             profile["charging_schedule"],
+            profile["charging_profile_purpose"],
         )
 
     def _schedule(

@@ -21,7 +21,13 @@ class SmartCharging201(SmartChargingBlock):
     def _profile(self, evse_id: int, profile: dict[str, Any]) -> Profile:
         schedule = profile["charging_schedule"][0]
         self.installed_profiles[int(profile["id"])] = (evse_id, snake_to_camel_case(profile))
-        return profile_from(profile["id"], evse_id, profile["stack_level"], schedule)
+        return profile_from(
+            profile["id"],
+            evse_id,
+            profile["stack_level"],
+            schedule,
+            profile["charging_profile_purpose"],
+        )
 
     @on(Action.get_charging_profiles)
     def on_get_charging_profiles(
