@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -103,7 +104,9 @@ class PlacementView(APIView):
     circuit and its priority in load management."""
 
     permission_classes = [IsStaff]
+    serializer_class = PlacementSerializer
 
+    @extend_schema(responses=PlacementSerializer, summary="Where the station is")
     def get(self, request: Request, station_id: str) -> Response:
         station = get_object_or_404(Station, pk=station_id)
         placement = Placement.objects.filter(station=station).first()
@@ -118,6 +121,9 @@ class PlacementView(APIView):
             )
         return Response(PlacementSerializer(placement).data)
 
+    @extend_schema(
+        request=PlacementSerializer, responses=PlacementSerializer, summary="Place the station"
+    )
     def put(self, request: Request, station_id: str) -> Response:
         station = get_object_or_404(Station, pk=station_id)
         body = PlacementSerializer(data=request.data)
