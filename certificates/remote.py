@@ -16,6 +16,7 @@ from cryptography import x509
 
 from certificates import hashdata, services
 from certificates.models import InstalledCertificate
+from devicemodel.readings import status_info
 from stations.clock import utcnow
 from stations.remote.answers import Answer, records
 from stations.remote.catalog import V16, V201, CommandSpec, NoDefaultPayload, Target, register
@@ -231,8 +232,7 @@ register(
 
 @records("CertificateSigned")
 def _signed_answered(answer: Answer) -> None:
-    info = answer.response.get("statusInfo") or {}
-    why = " ".join(str(info.get(k, "")) for k in ("reasonCode", "additionalInfo")).strip()
+    why = status_info(answer.response.get("statusInfo"))
     if not answer.answered:
         why = f"not answered: {answer.result.outcome}"
     services.chain_answered(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, ClassVar
 
+from devicemodel.readings import status_info
 from diagnostics import services
 from diagnostics.models import LogRequest
 from diagnostics.services import LogOrder
@@ -148,11 +149,6 @@ register(
 )
 
 
-def _status_info(response: dict[str, Any]) -> str:
-    info = response.get("statusInfo") or {}
-    return " ".join(str(info.get(k, "")) for k in ("reasonCode", "additionalInfo")).strip()
-
-
 @records("GetLog")
 def _log_answered(answer: Answer) -> None:
     response = answer.response
@@ -161,7 +157,7 @@ def _log_answered(answer: Answer) -> None:
         int(answer.payload["requestId"]),
         str(response.get("status", "")),
         str(response.get("filename", "")),
-        _status_info(response),
+        status_info(response.get("statusInfo")),
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from devicemodel.readings import status_info
 from smartcharging import services
 from smartcharging.profiles import DEFAULT, MAX_PROFILE, TX, Period, Profile, Schedule, problems
 from stations.clock import utcnow
@@ -42,11 +43,6 @@ UNIT = Choice("unit", "Unit", (("A", "A"), ("W", "W")), default="A")
 EVSE = Number("evse", "EVSE (0: all)", default=0, minimum=0)
 LIMIT = Number("limit", "Limit", required=True, minimum=0)
 STACK = Number("stack_level", "Stack level", default=0, minimum=0)
-
-
-def info_of(response: dict[str, Any]) -> str:
-    info = response.get("statusInfo") or {}
-    return " ".join(str(info.get(k, "")) for k in ("reasonCode", "additionalInfo")).strip()
 
 
 @dataclass(frozen=True)
@@ -113,7 +109,11 @@ async def _set_profile(
     answered = result.outcome == Outcome.ANSWERED and result.payload is not None
     response = (result.payload or {}) if answered else {}
     await in_db_thread(services.profile_answered)(
-        station_id, profile, str(response.get("status", "")), info_of(response), user
+        station_id,
+        profile,
+        str(response.get("status", "")),
+        status_info(response.get("statusInfo")),
+        user,
     )
     return f"SetChargingProfile #{profile.id}", result
 
