@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "firmware",
     "smartcharging",
     "sites",
+    "tariffs",
     "emulator",
     "dashboard",
 ]
@@ -221,6 +222,10 @@ OCPP_EV_MIN_CURRENT_A = env_float("OCPP_EV_MIN_CURRENT_A", 6.0)
 OCPP_EV_MAX_CURRENT_A = env_float("OCPP_EV_MAX_CURRENT_A", 32.0)
 OCPP_LOAD_STEP_A = env_float("OCPP_LOAD_STEP_A", 0.5)
 OCPP_LOAD_STACK_LEVEL = env_int("OCPP_LOAD_STACK_LEVEL", 5)
+# Tariffs (tariffs/): how often the running cost of 2.0.1 sessions is sent (CostUpdated, one worker
+# of the cluster), and the least change of it worth telling the station (in the currency).
+OCPP_COST_UPDATE_SECONDS = env_float("OCPP_COST_UPDATE_SECONDS", 60.0)
+OCPP_COST_UPDATE_STEP = env_float("OCPP_COST_UPDATE_STEP", 0.01)
 # An upload is refused above this size (413); an upload URL is good this many hours.
 OCPP_UPLOAD_MAX_BYTES = env_int("OCPP_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 OCPP_UPLOAD_HOURS = env_float("OCPP_UPLOAD_HOURS", 24.0)

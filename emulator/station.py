@@ -82,6 +82,9 @@ class EmulatedStation(ChargingSessions, Lifecycle):
             for i in range(1, options.connectors + 1)
         }
         self.stats = Stats()
+        # What the station's display showed its drivers: the CSMS's tariff messages (I01), the
+        # running cost (CostUpdated, I02) and the final one (I03).
+        self.screen: list[str] = []
         self._tasks = set()
         protocol_class: type[ProtocolBase] = (
             Protocol16 if options.protocol == "1.6" else Protocol201

@@ -208,6 +208,14 @@ class Transaction(models.Model):
     is_active = models.BooleanField(default=True)
     stop_reason = models.CharField(max_length=32, blank=True)
     charging_state = models.CharField(max_length=20, blank=True)
+    # Time spent in each charging state, for tariffs (stations.services.charging_time): the
+    # closed periods' sums, and when the current state began.
+    state_since = models.DateTimeField(null=True, blank=True)
+    charging_seconds = models.FloatField(default=0)
+    idle_seconds = models.FloatField(
+        default=0,
+        help_text="Connected and not charging, after charging had begun (the EV's doing).",
+    )
     reservation_id = models.PositiveIntegerField(null=True, blank=True)
     remote_start_id = models.IntegerField(null=True, blank=True)
     last_seq_no = models.PositiveIntegerField(null=True, blank=True)

@@ -17,6 +17,7 @@ os.environ.setdefault("OCPP_LOCAL_LIST_SYNC_SECONDS", "3600")
 # channel layer is its own). Campaign tests start a server of their own that ticks fast.
 os.environ.setdefault("OCPP_CAMPAIGN_TICK_SECONDS", "3600")
 os.environ.setdefault("OCPP_LOAD_TICK_SECONDS", "3600")  # load management: the same reason
+os.environ.setdefault("OCPP_COST_UPDATE_SECONDS", "3600")  # and running costs
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 # Uploaded logs and firmware of this pytest process and the servers it starts (they inherit it).

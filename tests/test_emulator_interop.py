@@ -82,6 +82,8 @@ class CentralSystem:
         self.boot_interval = 300
         self.authorize_status = "Accepted"
         self.start_status = "Accepted"
+        self.personal_message = ""  # idTokenInfo's personalMessage (2.0.1), when set
+        self.total_cost: float | None = None  # the Ended answer's totalCost (2.0.1), when set
         self.transaction_ids = itertools.count(101)
         self.given_transaction_ids: list[int] = []
 
@@ -333,12 +335,17 @@ class Csms201(_Recording, ChargePoint201):
 
     @on(Action201.authorize)
     def on_authorize(self, **_: Any):
-        return result201.Authorize(id_token_info={"status": self.system.authorize_status})
+        info: dict[str, Any] = {"status": self.system.authorize_status}
+        if self.system.personal_message:
+            info["personal_message"] = {"format": "UTF8", "content": self.system.personal_message}
+        return result201.Authorize(id_token_info=info)
 
     @on(Action201.transaction_event)
     def on_transaction_event(self, event_type: str, **_: Any):
         if event_type == "Started":
             return result201.TransactionEvent(id_token_info={"status": self.system.start_status})
+        if event_type == "Ended" and self.system.total_cost is not None:
+            return result201.TransactionEvent(total_cost=self.system.total_cost)
         return result201.TransactionEvent()
 
     @on(Action201.meter_values)
@@ -951,6 +958,24 @@ async def test_get_transaction_status(start, csms):
     await station.outbox_drained()
     done = await csms.call(call201.GetTransactionStatus(transaction_id=tx_id))
     assert done.messages_in_queue is False and done.ongoing_indicator is False
+
+
+@only201
+async def test_the_tariff_and_costs_are_shown_to_the_driver(start, csms):
+    """I01-I03 on the station's side: the tariff in Authorize's personalMessage, the running
+    cost of CostUpdated and the final totalCost of the Ended answer reach its screen."""
+    csms.personal_message = "0.30 EUR/kWh"
+    csms.total_cost = 4.2
+    station = await start(meter_interval=30)
+    started = await _charge(csms, station)
+    tx_id = started["transactionInfo"]["transactionId"]
+    assert await csms.call(call201.CostUpdated(total_cost=1.5, transaction_id=tx_id)) is not None
+    assert station.protocol.costs[tx_id] == {"running": 1.5}
+    assert await station.stop_transaction(1)
+    await csms.expect_ended()
+    await station.outbox_drained()
+    assert station.protocol.costs[tx_id] == {"running": 1.5, "total": 4.2}
+    assert station.screen == ["0.30 EUR/kWh", "Cost so far: 1.5", "Total cost: 4.2"]
 
 
 # --- reset, availability, connectors --------------------------------------------------------------

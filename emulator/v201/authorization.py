@@ -13,4 +13,9 @@ class Authorization201(AuthorizationBlock):
         return {"idToken": {"idToken": id_token, "type": "ISO14443"}}
 
     def authorization_status(self, answer: dict[str, Any]) -> str:
-        return answer.get("idTokenInfo", {}).get("status", "Invalid")
+        info = answer.get("idTokenInfo", {})
+        message = info.get("personalMessage")
+        if message:
+            # I01: what the CSMS tells this driver (the tariff here), on the station's screen.
+            self.station.screen.append(str(message.get("content", "")))
+        return info.get("status", "Invalid")

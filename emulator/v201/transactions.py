@@ -30,6 +30,11 @@ STOP_TRIGGER = {
 
 
 class Transactions201(TransactionsBlock, MeterValues201):
+    def __init__(self, station: Any) -> None:
+        super().__init__(station)
+        # transactionId -> {"running": the last CostUpdated, "total": the Ended answer's totalCost}
+        self.costs: dict[str, dict[str, float]] = {}
+
     def triggers(self) -> dict[str, Trigger]:
         return super().triggers() | {"TransactionEvent": self._send_transaction_events}
 
@@ -91,15 +96,31 @@ class Transactions201(TransactionsBlock, MeterValues201):
 
     def enqueue_stop(self, tx: Transaction, meter_wh: float, reason: str) -> None:
         info = {"chargingState": "Idle", "stoppedReason": reason}
-        self._send_event(
-            self._event(
-                tx,
-                "Ended",
-                STOP_TRIGGER.get(reason, "StopAuthorized"),
-                info=info,
-                meterValue=[self._register(meter_wh, "Transaction.End")],
-            )
+        payload = self._event(
+            tx,
+            "Ended",
+            STOP_TRIGGER.get(reason, "StopAuthorized"),
+            info=info,
+            meterValue=[self._register(meter_wh, "Transaction.End")],
         )
+        self.station.enqueue("TransactionEvent", lambda: payload, self._final_cost(tx.local_id))
+
+    def _final_cost(self, transaction_id: str) -> Answered:
+        def show(answer: dict[str, Any]) -> None:
+            """I03: the total cost the CSMS answers the Ended event with, on the screen."""
+            total = answer.get("totalCost")
+            if total is not None:
+                self.costs.setdefault(transaction_id, {})["total"] = float(total)
+                self.station.screen.append(f"Total cost: {total}")
+
+        return show
+
+    @on(Action.cost_updated)
+    def on_cost_updated(self, total_cost: float, transaction_id: str, **_: Any) -> dict[str, Any]:
+        """I02: the running cost, shown while the session lasts."""
+        self.costs.setdefault(transaction_id, {})["running"] = float(total_cost)
+        self.station.screen.append(f"Cost so far: {total_cost}")
+        return {}
 
     async def _send_transaction_events(self, connectors: list[Connector]) -> None:
         for connector in connectors:

@@ -10,8 +10,10 @@ from ocpp.v16.enums import Action, DataTransferStatus
 
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time, parse_required_ocpp_time
+from stations.db import in_db_thread
 from stations.ocpp.base import StationSession
 from stations.ocpp.readings import samples_16
+from stations.services import charging_time
 from stations.services.authorization import Authorization, authorize
 from stations.services.boot import BootInfo
 from stations.services.status import ConnectorStatus, record_connector_status
@@ -19,10 +21,12 @@ from stations.services.transactions import (
     MeterReport,
     StartTransaction,
     StopTransaction,
+    connector_status_16,
     meter_values_16,
     transaction_start_16,
     transaction_stop_16,
 )
+from tariffs import services as tariffs
 
 
 def id_tag_info(auth: Authorization) -> dict[str, Any]:
@@ -77,7 +81,10 @@ class StationSession16(StationSession):
             vendor_error_code=fields.get("vendor_error_code", ""),
             timestamp=parse_ocpp_time(fields.get("timestamp")),
         )
-        await self.apply(record_connector_status, report)
+        if status in charging_time.STATES_16 and connector_id > 0:
+            await self.apply(connector_status_16, report)  # its transaction's charging state too
+        else:
+            await self.apply(record_connector_status, report)
         return call_result.StatusNotification()
 
     @on(Action.authorize)
@@ -103,6 +110,13 @@ class StationSession16(StationSession):
             "idTagInfo": id_tag_info(started.authorization),
         }
 
+    @after(Action.start_transaction)
+    async def after_start_transaction(self, connector_id: int, timestamp: str, **_: Any) -> None:
+        """A session keeps the prices in force when it starts (priced after the answer)."""
+        await in_db_thread(tariffs.session_started_16)(
+            self.identity, connector_id, parse_required_ocpp_time(timestamp)
+        )
+
     @on(Action.stop_transaction)
     async def on_stop_transaction(
         self,
@@ -123,6 +137,11 @@ class StationSession16(StationSession):
         )
         auth = await self.apply(transaction_stop_16, stop)
         return {"idTagInfo": id_tag_info(auth)} if auth else {}
+
+    @after(Action.stop_transaction)
+    async def after_stop_transaction(self, transaction_id: int, **_: Any) -> None:
+        """The session's final cost, stored (1.6 has no field to tell the station)."""
+        await in_db_thread(tariffs.final_cost_16)(self.identity, transaction_id)
 
     @on(Action.meter_values)
     async def on_meter_values(

@@ -20,6 +20,7 @@ from monitoring import services as monitoring
 from smartcharging import services as smart
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
+from stations.db import in_db_thread
 from stations.ocpp.base import StationSession
 from stations.ocpp.readings import samples_201, token_201, transaction_update
 from stations.reservation_link import link as reservations
@@ -27,16 +28,22 @@ from stations.services.authorization import Authorization, PresentedToken, autho
 from stations.services.boot import BootInfo
 from stations.services.status import ConnectorStatus, record_connector_status
 from stations.services.transactions import MeterReport, meter_values_201, transaction_event_201
+from tariffs import services as tariffs
+from tariffs.lookup import tariff_text
+from tariffs.remote import wire_cost
 
 REMOTE_STARTS_KEPT = 64
 
 
-def id_token_info(auth: Authorization) -> dict[str, Any]:
+def id_token_info(auth: Authorization, tariff: str = "") -> dict[str, Any]:
+    """idTokenInfo; `tariff`: the price here, shown to a driver who is accepted (I01)."""
     info: dict[str, Any] = {"status": auth.status}
     if auth.expires_at:
         info["cacheExpiryDateTime"] = ocpp_time(auth.expires_at)
     if auth.group_token:
         info["groupIdToken"] = {"idToken": auth.group_token, "type": auth.group_type or "Central"}
+    if tariff and auth.status == "Accepted":
+        info["personalMessage"] = {"format": "UTF8", "content": tariff}
     return info
 
 
@@ -99,7 +106,7 @@ class StationSession201(StationSession):
         chain = fields.get("certificate") or ""
         if not hash_data and not chain:
             auth = await db.read(authorize, token_201(id_token).value)
-            return {"idTokenInfo": id_token_info(auth)}
+            return {"idTokenInfo": id_token_info(auth, await tariff_text(self.identity))}
         # C07: a contract certificate, checked over OCSP (and its chain) before the eMAID.
         certificate_status, auth = await asyncio.gather(
             contracts.certificate_status(hash_data, chain),
@@ -109,7 +116,8 @@ class StationSession201(StationSession):
             auth = Authorization("Invalid")
         elif not auth.known and settings.OCPP_ACCEPT_VALID_CONTRACTS:
             auth = Authorization("Accepted")  # the mobility operator vouches for its contract
-        return {"idTokenInfo": id_token_info(auth), "certificateStatus": certificate_status}
+        info = id_token_info(auth, await tariff_text(self.identity))
+        return {"idTokenInfo": info, "certificateStatus": certificate_status}
 
     @on(Action.get_certificate_status)
     async def on_get_certificate_status(
@@ -145,8 +153,27 @@ class StationSession201(StationSession):
         auth = await self.apply(
             transaction_event_201, event, remote_start_tokens=self.remote_starts
         )
+        answer: dict[str, Any] = {}
         # idTokenInfo answers an event that carried an idToken, and only such an event.
-        return {"idTokenInfo": id_token_info(auth)} if auth and event.id_token else {}
+        if auth and event.id_token:
+            answer["idTokenInfo"] = id_token_info(auth, await tariff_text(self.identity))
+        if event.event_type == "Ended":
+            # I03: the final cost, known once the event is stored (none without a tariff:
+            # OCPP reads an omitted totalCost as "not free", and 0.00 as free).
+            total = await in_db_thread(tariffs.final_cost_201)(self.identity, event.transaction_id)
+            if total is not None:
+                answer["totalCost"] = wire_cost(total)
+        return answer
+
+    @after(Action.transaction_event)
+    async def after_transaction_event(
+        self, event_type: str, transaction_info: dict[str, Any], **_: Any
+    ) -> None:
+        """A session keeps the prices in force when it starts (priced after the answer)."""
+        if event_type == "Started":
+            await in_db_thread(tariffs.session_started_201)(
+                self.identity, str(transaction_info["transaction_id"])
+            )
 
     @on(Action.meter_values)
     async def on_meter_values(

@@ -27,6 +27,7 @@ from stations.events import publish
 from stations.group_commit import Call, applies_many
 from stations.models import Command, StationEvent, Transaction, TransactionEvent
 from stations.reservation_link import link as reservations
+from stations.services import charging_time
 from stations.services.authorization import Authorization, PresentedToken, authorize
 from stations.services.liveness import clear_flag
 from stations.services.meter_values import (
@@ -37,6 +38,7 @@ from stations.services.meter_values import (
     sample_rows,
     store_samples,
 )
+from stations.services.status import ConnectorStatus, record_connector_status
 from stations.sql import BulkInsert, SelectMany, SelectOne, UpdateMany, update_fields
 
 # The statements every meter reading runs, prepared once (see stations.sql for why).
@@ -57,6 +59,9 @@ _EVENT_FIELDS = (
     "id_token_type",
     "authorization_status",
     "charging_state",
+    "state_since",
+    "charging_seconds",
+    "idle_seconds",
     "remote_start_id",
     "reservation_id",
     "offline",
@@ -204,6 +209,7 @@ def transaction_stop_16(identity: str, stop: StopTransaction) -> Authorization |
             tx.meter_stop_wh = meter_stop
             tx.stop_reason = stop.reason or "Local"
             tx.energy_wh = max(0.0, meter_stop - (tx.meter_start_wh or 0))
+            charging_time.close(tx, stop.timestamp)
             tx.save(
                 update_fields=[
                     "is_active",
@@ -211,11 +217,32 @@ def transaction_stop_16(identity: str, stop: StopTransaction) -> Authorization |
                     "meter_stop_wh",
                     "stop_reason",
                     "energy_wh",
+                    "charging_seconds",
+                    "idle_seconds",
+                    "state_since",
                     "updated_at",
                 ]
             )
             _announce(tx, samples)
     return authorization
+
+
+def connector_status_16(identity: str, report: ConnectorStatus) -> None:
+    """A 1.6 StatusNotification that is a charging state (Charging, SuspendedEV, SuspendedEVSE):
+    the connector's status, and the charging state of its open transaction, whose clock of
+    charging and idle time (stations.services.charging_time) it moves."""
+    record_connector_status(identity, report)
+    with db.atomic():
+        tx = (
+            Transaction.objects.select_for_update()
+            .filter(station_id=identity, evse_id=report.evse_id, is_active=True)
+            .order_by("-started_at")
+            .first()
+        )
+        if tx is None:
+            return
+        charging_time.change_state(tx, report.status, report.timestamp or utcnow())
+        update_fields(tx, ["charging_state", "state_since", "charging_seconds", "idle_seconds"])
 
 
 def meter_values_16(identity: str, report: MeterReport) -> None:
@@ -399,7 +426,7 @@ def _apply_transaction_event(
         tx.id_token_type = id_token.type
         tx.authorization_status = authorization.status if authorization else ""
     if event.charging_state is not None:
-        tx.charging_state = event.charging_state
+        charging_time.change_state(tx, event.charging_state, event.timestamp)
     if event.remote_start_id is not None:
         tx.remote_start_id = event.remote_start_id
     if reservation_id is not None:
@@ -413,11 +440,13 @@ def _apply_transaction_event(
         tx.is_active = False
         tx.stopped_at = event.timestamp
         tx.stop_reason = event.stopped_reason or "Local"
+        charging_time.close(tx, event.timestamp)
 
 
 # What a periodic TransactionEvent (Updated, no token, no reservation) may change on its row.
-_UPDATED_FIELDS = ("evse_id", "connector_id", "charging_state", "remote_start_id", "offline",
-                   "last_seq_no", "energy_wh", "meter_start_wh", "updated_at")  # fmt: skip
+_UPDATED_FIELDS = ("evse_id", "connector_id", "charging_state", "state_since", "charging_seconds",
+                   "idle_seconds", "remote_start_id", "offline", "last_seq_no", "energy_wh",
+                   "meter_start_wh", "updated_at")  # fmt: skip
 _updated = UpdateMany(Transaction, _UPDATED_FIELDS)
 
 

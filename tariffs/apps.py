@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class TariffsConfig(AppConfig):
+    name = "tariffs"
+    verbose_name = "Tariffs and cost"
+
+    def ready(self) -> None:
+        from stations import background
+        from tariffs import remote  # noqa: F401  (declares CostUpdated)
+        from tariffs.running import running_cost_job
+
+        background.contribute(running_cost_job)
