@@ -17,4 +17,5 @@ urlpatterns = [
     path("", include("firmware.api.urls")),
     path("", include("smartcharging.api.urls")),
     path("", include("sites.api.urls")),
+    path("", include("tariffs.api.urls")),
 ]

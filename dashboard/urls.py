@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboard import firmware, security, sites, views
+from dashboard import firmware, security, sites, tariffs, views
 
 app_name = "dashboard"
 
@@ -23,6 +23,7 @@ urlpatterns = [
     path("certificates/", security.expiring_certificates, name="certificates"),
     path("firmware/", firmware.firmware, name="firmware"),
     path("sites/", sites.site_list, name="sites"),
+    path("tariffs/", tariffs.tariff_list, name="tariffs"),
     path("firmware/campaigns/<int:campaign_id>/", firmware.campaign, name="campaign"),
     path(
         "firmware/campaigns/<int:campaign_id>/<slug:action>/",

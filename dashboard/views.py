@@ -37,6 +37,8 @@ from stations.remote.catalog import InputError, NotFound, spec_named
 from stations.remote.delivery import Route
 from stations.remote.operator import perform_from_thread
 from stations.remote.results import CommandRefused
+from tariffs import services as tariff_services
+from tariffs.pricing import describe
 
 CONNECTOR_STATUSES = [
     "Available",
@@ -118,7 +120,9 @@ def _refresh_delay_ms() -> int:
 @operators_only
 def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
     station = get_object_or_404(Station, pk=station_id)
-    active = list(station.transactions.filter(is_active=True).order_by("-started_at"))
+    active = list(
+        station.transactions.filter(is_active=True).select_related("cost").order_by("-started_at")
+    )
     power = queries.latest_power_kw(active)
     for tx in active:
         tx.power_kw = power.get(tx.pk)
@@ -139,7 +143,8 @@ def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
             "active": active,
             "charting": charting,
             "series": series,
-            "recent": station.transactions.order_by("-started_at")[:10],
+            "recent": station.transactions.select_related("cost").order_by("-started_at")[:10],
+            **station_tariff(station),
             "reservations": queries.active_reservations(station),
             "messages": MessageLog.objects.filter(station_id=station.pk)[:50],
             "local_list": StationList.objects.filter(station=station)
@@ -152,6 +157,12 @@ def station_detail(request: HttpRequest, station_id: str) -> HttpResponse:
     )
     patch_vary_headers(response, ["X-Live-Charting"])
     return response
+
+
+def station_tariff(station: Station) -> dict:
+    tariff = tariff_services.tariff_for(station.pk)
+    text = (tariff.display_text or describe(tariff.prices)) if tariff else ""
+    return {"tariff": tariff, "tariff_text": text}
 
 
 def smart_charging(station: Station) -> dict:
@@ -213,7 +224,7 @@ def station_configuration(request: HttpRequest, station_id: str) -> HttpResponse
 
 @operators_only
 def transaction_list(request: HttpRequest) -> HttpResponse:
-    transactions = Transaction.objects.select_related("station").order_by("-started_at")
+    transactions = Transaction.objects.select_related("station", "cost").order_by("-started_at")
     station, active = request.GET.get("station", "").strip(), request.GET.get("active", "")
     if station:
         transactions = transactions.filter(station_id=station)

@@ -92,14 +92,29 @@ def price(prices: Prices, usage: Usage) -> Cost:
         Decimal(0), Decimal(str(usage.idle_seconds)) / 60 - prices.idle_grace_minutes
     )
     idle = prices.idle_per_minute * idle_minutes
-    parts = [rounded(prices.session_fee), rounded(energy), rounded(time), rounded(idle)]
-    net = sum(parts, Decimal(0))
+    fee, energy, time, idle = (rounded(v) for v in (prices.session_fee, energy, time, idle))
+    net = fee + energy + time + idle
     vat = rounded(net * prices.vat_percent / 100)
-    return Cost(prices.currency, *parts, net=net, vat=vat, total=net + vat)
+    return Cost(
+        prices.currency,
+        session_fee=fee,
+        energy=energy,
+        time=time,
+        idle=idle,
+        net=net,
+        vat=vat,
+        total=net + vat,
+    )
 
 
 def _amount(value: Decimal, currency: str) -> str:
-    return f"{value.quantize(quantum(currency)).normalize():f} {currency}"
+    """A unit price as the driver is charged it: at least the currency's minor units (1.20 EUR),
+    more where the price has them (0.357 EUR/kWh), never more than four decimals."""
+    exact = f"{value.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP).normalize():f}"
+    decimals = len(exact.partition(".")[2])
+    if decimals < MINOR_UNITS.get(currency.upper(), 2):
+        exact = f"{value.quantize(quantum(currency), rounding=ROUND_HALF_UP):f}"
+    return f"{exact} {currency}"
 
 
 def describe(prices: Prices) -> str:

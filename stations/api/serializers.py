@@ -18,6 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from stations.api.parts import transaction_parts
 from stations.identity import MAX_IDENTITY_LENGTH, validate_identity
 from stations.models import (
     Command,
@@ -213,6 +214,12 @@ class TransactionSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="The id the station knows this transaction by (1.6: this row's id).",
     )
+
+    def to_representation(self, instance: Transaction) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        for part in transaction_parts():  # what other apps add (stations.api.parts)
+            data[part.name] = part.render(instance)
+        return data
 
     class Meta:
         model = Transaction

@@ -26,6 +26,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from csms_site.api import ApiError, IsStaff, StaffOrReadOnly, signed_in_user
+from stations.api import parts
 from stations.api.filters import (
     CommandFilter,
     IdTokenFilter,
@@ -146,7 +147,7 @@ class TransactionViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Transaction.objects.all()
 
     def get_queryset(self) -> QuerySet[Transaction]:
-        queryset = Transaction.objects.all()
+        queryset = Transaction.objects.select_related(*parts.related())
         if getattr(self, "swagger_fake_view", False):
             return queryset.none()
         if self.action == "retrieve":

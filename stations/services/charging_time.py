@@ -28,11 +28,11 @@ def _elapsed(tx: Transaction, until: datetime) -> float:
 
 def change_state(tx: Transaction, state: str, when: datetime) -> None:
     """The transaction enters `state` at `when`: the period it leaves is added to its sum. An
-    event that comes late (queued offline, older than the current period) adds nothing."""
+    event that comes late (queued offline, older than the current period) changes nothing: it
+    tells of the past, and the state since then is already known."""
     if state == tx.charging_state and tx.state_since is not None:
         return
     if tx.state_since is not None and when < tx.state_since:
-        tx.charging_state = state  # late news: the state is right, the clock stays
         return
     charged, idled = times(tx, when)
     tx.charging_seconds, tx.idle_seconds = charged, idled

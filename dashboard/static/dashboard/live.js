@@ -74,6 +74,8 @@ function changesRegions(e) {
       return stationOf(e) === stationPage().dataset.station;
     case "transactions":
       return changesTransactionList(e);
+    case "sites": // a session's power moves its circuits' load
+      return e.kind === "transaction";
     default:
       return false;
   }
@@ -152,7 +154,8 @@ const regions = {
   count: 0,
 
   delay() {
-    const base = Number(stationPage()?.dataset.refreshDelay) || 250;
+    const base =
+      Number(stationPage()?.dataset.refreshDelay || document.body.dataset.refreshDelay) || 250;
     return this.failures ? Math.min(base * 2 ** this.failures, 15000) : base;
   },
 
