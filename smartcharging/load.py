@@ -56,10 +56,10 @@ def _chains(circuits: dict[int, Circuit]) -> dict[int, tuple[int, ...]]:
 
 
 def _relative(
-    profile_id: int, evse: int, purpose: str, amps: float, transaction: str = ""
+    profile_id: int, evse: int, purpose: str, amps: float, transaction: str = "", unit: str = "A"
 ) -> Profile:
     # Down to a tenth of an ampere, never up: rounded shares must still add up within the limit.
-    schedule = Schedule(1, "A", (Period(0, math.floor(amps * 10 + 1e-9) / 10),))
+    schedule = Schedule(1, unit, (Period(0, math.floor(amps * 10 + 1e-9) / 10),))
     return Profile(
         profile_id,
         settings.OCPP_LOAD_STACK_LEVEL,
@@ -93,8 +93,9 @@ def _ev_range(need: ChargingNeeds | None, tx: Transaction) -> tuple[float, float
     return low, high
 
 
-def plan() -> list[Instruction]:
-    """What to send this tick, decreases first."""
+def plan(force: frozenset[tuple[str, int]] = frozenset()) -> list[Instruction]:
+    """What to send this tick, decreases first; `force`: the (station, EVSE)s whose session gets
+    its TxProfile even when its share has not moved (an EV that asked for a schedule)."""
     circuits = {c.pk: c for c in Circuit.objects.all()}
     if not circuits:
         return []
@@ -159,7 +160,9 @@ def plan() -> list[Instruction]:
         row = known.get((tx.station_id, profile_id))
         same_session = row is not None and row.transaction_id == transaction
         last = _last_limit(known, tx.station_id, profile_id) if same_session else None
-        if last is not None and abs(last - amps) < settings.OCPP_LOAD_STEP_A:
+        if (tx.station_id, tx.evse_id) not in force and (
+            last is not None and abs(last - amps) < settings.OCPP_LOAD_STEP_A
+        ):
             continue
         # A session without a share of its own draws at most its station's safe share: rising
         # from there is an increase, sent once the decreases are in.
@@ -196,7 +199,39 @@ async def _send(instruction: Instruction) -> None:
 
 
 async def tick() -> str:
-    instructions = await in_db_thread(plan)()
+    return await _apply(await in_db_thread(plan)())
+
+
+def _for_needs(station_id: str, evse_id: int) -> list[Instruction]:
+    """The schedule an EV's charging needs get (K15.FR.07): on a station under a circuit, the
+    allocator's share of its session (and what the other sessions' shares become with its new
+    minimum and maximum); elsewhere, the EV's own maximum — current for AC, power for DC — so
+    that it has a schedule to follow. One period, well within any maxScheduleTuples."""
+    tx = (
+        Transaction.objects.filter(station_id=station_id, evse_id=evse_id, is_active=True)
+        .select_related("station")
+        .first()
+    )
+    if tx is None:
+        return []
+    if Placement.objects.filter(station_id=station_id, circuit__isnull=False).exists():
+        return plan(force=frozenset({(station_id, evse_id)}))
+    need = ChargingNeeds.objects.filter(station_id=station_id, evse_id=evse_id).first()
+    if need is not None and need.transfer_mode.startswith("DC") and need.max_power_w:
+        unit, limit = "W", need.max_power_w
+    else:
+        unit, limit = "A", _ev_range(need, tx)[1]
+    transaction = tx.ocpp_id or str(tx.pk)
+    profile = _relative(TX_ID_BASE + evse_id, evse_id, TX, limit, transaction, unit)
+    return [Instruction(station_id, tx.station.protocol or "2.0.1", profile, 0.0)]
+
+
+async def needs_answered(station_id: str, evse_id: int) -> str:
+    """After NotifyEVChargingNeeds was answered Accepted: its schedule sent as a TxProfile."""
+    return await _apply(await in_db_thread(_for_needs)(station_id, evse_id))
+
+
+async def _apply(instructions: list[Instruction]) -> str:
     decreases = [i for i in instructions if i.change_a < 0]
     increases = [i for i in instructions if i.change_a >= 0]
     await asyncio.gather(*(_send(i) for i in decreases))  # answered before any increase goes

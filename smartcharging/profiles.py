@@ -198,9 +198,19 @@ class StationLimits:
     evse_ids: tuple[int, ...] = ()  # the EVSEs (connectors) it has; empty: not known
 
 
-def problems(profile: Profile, protocol: str, limits: StationLimits = StationLimits()) -> list[str]:
-    """Every rule `profile` breaks (K01 and 1.6 §3.13), in words; empty: it may be sent."""
+def problems(
+    profile: Profile,
+    protocol: str,
+    limits: StationLimits = StationLimits(),
+    *,
+    with_start: bool = False,
+) -> list[str]:
+    """Every rule `profile` breaks (K01 and 1.6 §3.13), in words; empty: it may be sent.
+    `with_start`: the profile goes with a remote start (F01.FR.08-11, K05), so it is a TxProfile
+    without a transaction — the station gives it to the transaction the start begins."""
     found: list[str] = []
+    if with_start and profile.purpose != TX:  # F01.FR.09
+        found.append("A remote start's profile is a TxProfile")
     purposes = tuple(PURPOSES_16.values()) if protocol == "1.6" else PURPOSES_201
     if profile.purpose not in purposes:
         found.append(f"{profile.purpose} is not a purpose of OCPP {protocol}")
@@ -219,7 +229,10 @@ def problems(profile: Profile, protocol: str, limits: StationLimits = StationLim
             found.append("A station-wide maximum profile is for EVSE 0")
         if profile.kind == "Relative":  # K01.FR.38
             found.append("A station-wide maximum profile is not Relative")
-    if profile.purpose == TX:
+    if with_start:
+        if profile.transaction_id:  # F01.FR.11
+            found.append("A remote start's profile names no transaction (it has none yet)")
+    elif profile.purpose == TX:
         if profile.evse_id <= 0:
             found.append("A TxProfile is for one EVSE (not 0)")
         if not profile.transaction_id:  # K01.FR.03

@@ -10,7 +10,7 @@ profile (installed, or rejected with the station's reason).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from devicemodel.readings import status_info
@@ -20,7 +20,9 @@ from stations.clock import utcnow
 from stations.db import in_db_thread
 from stations.models import Station
 from stations.remote.answers import Answer, records
+from stations.remote.catalog import EVSE as ONE_EVSE
 from stations.remote.catalog import (
+    REMOTE_ID_TOKEN,
     V16,
     V201,
     CommandSpec,
@@ -82,14 +84,20 @@ class SetProfileInput(FormInput):
         )
 
 
-def _checked(station_id: str, profile: Profile) -> tuple[Profile, str]:
+def _protocol(station_id: str) -> str:
     protocol = Station.objects.filter(pk=station_id).values_list("protocol", flat=True).first()
     if protocol is None:
         raise InputError(f"No such station: {station_id}")
-    protocol = protocol or V201
+    return protocol or V201
+
+
+def _checked(station_id: str, profile: Profile, *, with_start: bool = False) -> tuple[Profile, str]:
+    """The profile numbered (a new one takes the station's next free id) and checked against
+    every rule and the station's limits: InputError lists all it breaks."""
+    protocol = _protocol(station_id)
     if profile.id == 0:
         profile = replace(profile, id=services.next_profile_id(station_id))
-    found = problems(profile, protocol, services.station_limits(station_id))
+    found = problems(profile, protocol, services.station_limits(station_id), with_start=with_start)
     if found:
         raise InputError("; ".join(found))
     return profile, protocol
@@ -133,6 +141,103 @@ register(
         perform=_set_profile,
         parse=lambda payload, target: SetProfileInput(Profile.from_wire(target.protocol, payload)),
         on_page=False,  # on the station's charging section
+    )
+)
+
+
+# --- Remote start, with a charging limit (F01/F02, K05; 1.6 RemoteStartTransaction) -------------
+
+START_LIMIT = Number("limit_a", "Limit (A)", minimum=0, placeholder="(none)")
+
+
+@dataclass(frozen=True)
+class RemoteStartInput(FormInput):
+    """A remote start; `profile`: a TxProfile that goes with it (the station gives it to the
+    transaction the start begins); `payload`: a REST or CLI payload as given, sent with only its
+    profile checked (and numbered, for a form's)."""
+
+    id_token: str = REMOTE_ID_TOKEN
+    evse_id: int | None = 1
+    profile: Profile | None = None
+    payload: dict[str, Any] | None = field(default=None, compare=False)
+
+    fields = (Text("id_token", "ID token", placeholder="ID token"), ONE_EVSE, START_LIMIT)
+
+    @classmethod
+    def from_form(cls, form: Form) -> RemoteStartInput:
+        """A limit given: one period of it for the whole session, in amperes."""
+        evse = ONE_EVSE.read_int(form)
+        limit = START_LIMIT.read(form)
+        profile = None
+        if limit is not None:
+            schedule = Schedule(1, "A", (Period(0, float(limit)),))
+            profile = Profile(0, 0, TX, "Relative", (schedule,), evse)
+        return cls(Text("id_token", "").read(form), evse, profile)
+
+
+def _remote_start(value: RemoteStartInput, target: Target) -> dict[str, Any]:
+    if value.payload is not None:
+        payload = dict(value.payload)
+    elif target.protocol == V16:
+        payload = {"idTag": value.id_token, "connectorId": value.evse_id}
+    else:
+        payload = {
+            "idToken": {"idToken": value.id_token, "type": "Central"},
+            "remoteStartId": request_id(),
+            "evseId": value.evse_id,
+        }
+    if value.profile is not None:
+        profile = value.profile
+        payload["chargingProfile"] = (
+            profile.wire_16() if target.protocol == V16 else profile.wire_201()
+        )
+    return payload
+
+
+def _parse_start(payload: dict[str, Any], target: Target) -> RemoteStartInput:
+    if target.protocol == V16:
+        token, evse = str(payload["idTag"]), payload.get("connectorId")
+    else:
+        token, evse = str(payload["idToken"]["idToken"]), payload.get("evseId")
+    profile = None
+    if payload.get("chargingProfile"):
+        wire = payload["chargingProfile"]
+        read = Profile.from_16 if target.protocol == V16 else Profile.from_201
+        profile = read(int(evse or 0), wire)
+    return RemoteStartInput(token, evse, profile, payload)
+
+
+async def _start(
+    value: RemoteStartInput, station_id: str, user: Any, source: str
+) -> tuple[str, CommandResult]:
+    """Without a limit, a plain send (no database on the way); with one, the profile is checked
+    first (F01.FR.09/.11 and K01) and, once the station accepts the start, recorded as the
+    station's TxProfile for that EVSE."""
+    if value.profile is None:
+        protocol = await in_db_thread(_protocol)(station_id)
+        action, payload = REMOTE_START.payload(value, Target(station_id, protocol))
+        return action, await send_command(
+            station_id, action, payload, requested_by=user, source=source
+        )
+    profile, protocol = await in_db_thread(_checked)(station_id, value.profile, with_start=True)
+    value = replace(value, profile=profile)
+    action, payload = REMOTE_START.payload(value, Target(station_id, protocol))
+    result = await send_command(station_id, action, payload, requested_by=user, source=source)
+    response = (result.payload or {}) if result.outcome == Outcome.ANSWERED else {}
+    if response.get("status") == "Accepted":
+        await in_db_thread(services.profile_answered)(station_id, profile, "Accepted", "", user)
+    return action, result
+
+
+REMOTE_START = register(
+    CommandSpec(
+        "remote-start",
+        "Remote start",
+        {V16: "RemoteStartTransaction", V201: "RequestStartTransaction"},
+        RemoteStartInput,
+        _remote_start,
+        perform=_start,
+        parse=_parse_start,
     )
 )
 

@@ -11,11 +11,11 @@ from typing import Any
 from devicemodel import inventory
 from devicemodel.references import Address
 from smartcharging.models import ChargingNeeds, ChargingProfile, CompositeSchedule, ExternalLimit
-from smartcharging.profiles import Profile, StationLimits
+from smartcharging.profiles import TX, Profile, StationLimits
 from stations import events
 from stations.clock import parse_ocpp_time, utcnow
 from stations.db import atomic
-from stations.models import Connector
+from stations.models import Connector, Transaction
 
 # Where a station reports its limits: 2.0.1 SmartChargingCtrlr, then the 1.6 keys.
 STACK = ("SmartChargingCtrlr.ProfileStackLevel", "OCPP16Configuration.ChargeProfileMaxStackLevel")
@@ -190,11 +190,14 @@ def limit_cleared(station_id: str, source: str, evse_id: int | None) -> int:
     return count
 
 
-def needs_notified(station_id: str, evse_id: int, needs: dict[str, Any]) -> ChargingNeeds:
-    """NotifyEVChargingNeeds (K15): what the EV needs, kept for the allocator and the operator."""
+def needs_notified(station_id: str, evse_id: int, needs: dict[str, Any]) -> bool:
+    """NotifyEVChargingNeeds (K15, K17): what the EV needs, kept for the allocator and the
+    operator. True when the CSMS will send a schedule for it (K15.FR.03): the EVSE has an active
+    transaction for a TxProfile to name (K15.FR.07); else the station is told none will come
+    (K15.FR.04) and the EV charges on the station's own limits."""
     ac = needs.get("acChargingParameters") or {}
     dc = needs.get("dcChargingParameters") or {}
-    record = ChargingNeeds.objects.create(
+    ChargingNeeds.objects.create(
         station_id=station_id,
         evse_id=evse_id,
         transfer_mode=str(needs.get("requestedEnergyTransfer", ""))[:16],
@@ -206,15 +209,36 @@ def needs_notified(station_id: str, evse_id: int, needs: dict[str, Any]) -> Char
         needs=needs,
     )
     events.publish("charging_profile", station=station_id)
-    return record
+    return Transaction.objects.filter(
+        station_id=station_id, evse_id=evse_id, is_active=True
+    ).exists()
 
 
 def ev_schedule_notified(station_id: str, evse_id: int, schedule: dict[str, Any]) -> bool:
-    """NotifyEVChargingSchedule (K17): the schedule the EV chose, onto its latest needs."""
+    """NotifyEVChargingSchedule (K16, K17): the schedule the EV chose, kept with its latest needs.
+    True when it stays within the TxProfile the CSMS gave that EVSE (K16.FR.06); False when a
+    period asks for more, in the same unit (K16.FR.07). Without such a profile to compare with,
+    the station's own check stands."""
     latest = ChargingNeeds.objects.filter(station_id=station_id, evse_id=evse_id).first()
-    if latest is None:
-        return False
-    latest.ev_schedule = schedule
-    latest.save(update_fields=["ev_schedule"])
-    events.publish("charging_profile", station=station_id)
-    return True
+    if latest is not None:
+        latest.ev_schedule = schedule
+        latest.save(update_fields=["ev_schedule"])
+        events.publish("charging_profile", station=station_id)
+    given = (
+        ChargingProfile.objects.filter(
+            station_id=station_id,
+            evse_id=evse_id,
+            purpose=TX,
+            origin=ChargingProfile.Origin.CSMS,
+            state=ChargingProfile.State.ACTIVE,
+        )
+        .order_by("-updated_at")
+        .first()
+    )
+    if given is None:
+        return True
+    ours = Profile.from_201(evse_id, given.profile).schedules
+    unit = str(schedule.get("chargingRateUnit", ""))
+    allowed = [p.limit for s in ours if s.unit == unit for p in s.periods]
+    asked = [float(p["limit"]) for p in schedule.get("chargingSchedulePeriod") or ()]
+    return not allowed or not asked or max(asked) <= min(allowed) + 1e-9

@@ -71,6 +71,7 @@ def test_the_registry_lists_every_job_once_with_its_scope_interval_and_shutdown_
         "certificate renewal",
         "firmware campaigns",
         "load management",
+        "running cost",
     }
     flushed = {name for name, job in jobs.items() if job.at_shutdown is not None}
     assert flushed == {"presence", "message log", "refused logins", "dashboard events"}

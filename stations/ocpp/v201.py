@@ -17,6 +17,7 @@ from devicemodel.reports import report_part
 from displays import services as displays
 from firmware.services import publication_status
 from monitoring import services as monitoring
+from smartcharging import load
 from smartcharging import services as smart
 from stations import db
 from stations.clock import ocpp_now, ocpp_time, parse_ocpp_time
@@ -223,23 +224,29 @@ class StationSession201(StationSession):
     async def on_notify_ev_charging_needs(
         self, evse_id: int, charging_needs: dict[str, Any], **_: Any
     ) -> call_result.NotifyEVChargingNeeds:
-        """K15: the needs are kept; until the CSMS's allocator computes schedules from them, it
-        tells the station it will send none (Rejected), so the EV charges on the station's own
-        limits rather than waiting for a schedule that will not come."""
-        await self.apply(smart.needs_notified, evse_id, snake_to_camel_case(charging_needs))
+        """K15/K17: the needs are kept; with a session on the EVSE the CSMS sends a schedule for
+        them (Accepted, K15.FR.03), without one it says none will come (Rejected, K15.FR.04)."""
+        needs = snake_to_camel_case(charging_needs)
+        if await self.apply(smart.needs_notified, evse_id, needs):
+            return call_result.NotifyEVChargingNeeds(status="Accepted")
         return call_result.NotifyEVChargingNeeds(
-            status="Rejected", status_info={"reasonCode": "NoSchedule"}
+            status="Rejected", status_info={"reasonCode": "NoTransaction"}
         )
+
+    @after(Action.notify_ev_charging_needs)
+    async def after_notify_ev_charging_needs(self, evse_id: int, **_: Any) -> None:
+        """K15.FR.07: the schedule for the needs, a TxProfile of the session (once answered)."""
+        await load.needs_answered(self.identity, evse_id)
 
     @on(Action.notify_ev_charging_schedule)
     async def on_notify_ev_charging_schedule(
         self, time_base: str, evse_id: int, charging_schedule: dict[str, Any], **_: Any
     ) -> call_result.NotifyEVChargingSchedule:
-        """K17: the EV's schedule, kept with its needs; Accepted (it stays within the limits the
-        CSMS gave, which the station enforces)."""
+        """K16.FR.06/.07: the EV's schedule, kept with its needs; Accepted when it stays within
+        the TxProfile the CSMS gave, Rejected when it asks for more."""
         schedule = {"timeBase": time_base, **snake_to_camel_case(charging_schedule)}
-        await self.apply(smart.ev_schedule_notified, evse_id, schedule)
-        return call_result.NotifyEVChargingSchedule(status="Accepted")
+        within = await self.apply(smart.ev_schedule_notified, evse_id, schedule)
+        return call_result.NotifyEVChargingSchedule(status="Accepted" if within else "Rejected")
 
     @on(Action.notify_event)
     async def on_notify_event(

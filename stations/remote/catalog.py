@@ -43,7 +43,6 @@ from stations.remote.forms import (
     InputError,
     Number,
     Page,
-    Text,
 )
 from stations.remote.results import CommandResult
 from stations.remote.verdict import ACCEPTED_STATUSES
@@ -301,36 +300,8 @@ UNLOCK = register(
 )
 
 
-ID_TOKEN = Text("id_token", "ID token", placeholder="ID token")
-
-
-@dataclass(frozen=True)
-class RemoteStartInput(FormInput):
-    id_token: str = REMOTE_ID_TOKEN
-    evse_id: int = 1
-
-    fields = (ID_TOKEN, EVSE)
-
-
-def _remote_start(value: RemoteStartInput, target: Target) -> dict[str, Any]:
-    if target.protocol == V16:
-        return {"idTag": value.id_token, "connectorId": value.evse_id}
-    return {
-        "idToken": {"idToken": value.id_token, "type": "Central"},
-        "remoteStartId": request_id(),
-        "evseId": value.evse_id,
-    }
-
-
-REMOTE_START = register(
-    CommandSpec(
-        "remote-start",
-        "Remote start",
-        {V16: "RemoteStartTransaction", V201: "RequestStartTransaction"},
-        RemoteStartInput,
-        _remote_start,
-    )
-)
+# Remote start (F01/F02, 1.6 RemoteStartTransaction) is declared in `smartcharging.remote`: it may
+# carry a charging limit (K05), checked and recorded as that app's profiles are.
 
 
 def _active_on_page(page: Page) -> list[tuple[str, str]]:
